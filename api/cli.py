@@ -1,0 +1,339 @@
+"""The `sohoa` command line: process, ingest, watch, worker, serve, apikey, demo."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from config.settings import Settings, load_settings
+from pipeline import errors
+from schemas.record import Record, RecordStatus
+
+app = typer.Typer(add_completion=False, help="sohoa: digitise scans into reusable records.")
+apikey_app = typer.Typer(help="Manage API keys.")
+app.add_typer(apikey_app, name="apikey")
+out = Console()
+err = Console(stderr=True)
+
+KEY_FIELDS = ("personal_id", "full_name", "date_of_birth", "document_number", "issue_date")
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _services(settings: Settings):  # type: ignore[no-untyped-def]
+    from workers.services import Services
+
+    try:
+        return Services.from_settings(settings)
+    except errors.SohoaError as exc:
+        err.print(f"[red]{exc.code}[/red]: {exc.detail}")
+        raise typer.Exit(exc.exit_status) from exc
+
+
+def _records_table(records: list[Record]) -> Table:
+    table = Table(title="Records")
+    for col in ("source", "pages", "type", "key fields", "status"):
+        table.add_column(col)
+    for r in records:
+        if r.error:
+            fields = f"{r.error.code}: {r.error.message}"
+        else:
+            fields = "\n".join(
+                f"{k}: {r.fields[k].value} ({r.fields[k].confidence:.2f})"
+                for k in KEY_FIELDS
+                if k in r.fields
+            )
+        style = {"ready": "green", "needs_review": "yellow", "rejected": "red"}[r.status.value]
+        table.add_row(
+            r.source,
+            ",".join(map(str, r.pages)) or "-",
+            r.doc_type,
+            fields or "-",
+            f"[{style}]{r.status.value}[/{style}]",
+        )
+    return table
+
+
+@app.command()
+def process(
+    files: Annotated[list[Path], typer.Argument(help="Scans: PDF, PNG, JPEG, TIFF.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON record per line.")] = False,
+    jobs: Annotated[int, typer.Option(help="OCR processes (default: one per core).")] = 0,
+    dossier: Annotated[str | None, typer.Option(help="Dossier code to attach.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Digitise files in this process, with no broker or database; print the records."""
+    from pipeline.intake import check_dossier_code, safe_name
+    from pipeline.process import ProcessOptions, page_pool, process_bytes
+    from pipeline.types import Limits
+
+    _logging(verbose)
+    settings = load_settings()
+    try:
+        dossier = check_dossier_code(dossier)
+    except errors.SohoaError as exc:
+        err.print(f"[red]{exc.code}[/red]: {exc.detail}")
+        raise typer.Exit(2) from exc
+    options = ProcessOptions(
+        limits=Limits(settings.max_file_bytes, settings.max_pages, settings.max_page_pixels),
+        dpi=settings.raster_dpi,
+        lang=settings.ocr_lang,
+        timeout_s=settings.page_timeout_s,
+    )
+    rejected = False
+    every: list[Record] = []
+    with page_pool(jobs or None) as pool:
+        for path in files:
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                data = b""
+                err.print(f"[red]cannot read {safe_name(str(path))}: {exc.strerror}[/red]")
+            records = process_bytes(
+                source=safe_name(path.name),
+                data=data,
+                document_id=uuid.uuid4().hex,
+                options=options,
+                executor=pool,
+                dossier_code=dossier,
+            )
+            for rec in records:
+                rejected = rejected or rec.status is RecordStatus.rejected
+                if as_json:
+                    sys.stdout.write(rec.model_dump_json() + "\n")
+                    sys.stdout.flush()
+            every.extend(records)
+    if not as_json:
+        out.print(_records_table(every))
+    raise typer.Exit(2 if rejected else 0)
+
+
+@app.command()
+def ingest(
+    files: Annotated[list[Path], typer.Argument(help="Scans to store and queue.")],
+    dossier: Annotated[str | None, typer.Option(help="Dossier code, e.g. 000.00.00.H55-230415-0001")] = None,
+) -> None:
+    """Store each original, create its rows and queue it; print the document IDs."""
+    from workers.app import configure
+    from workers.ingest import ingest_bytes
+
+    _logging(False)
+    settings = load_settings()
+    configure(settings)
+    svc = _services(settings)
+    status = 0
+    for path in files:
+        try:
+            ing = ingest_bytes(svc, path.name, path.read_bytes(), dossier)
+        except errors.SohoaError as exc:
+            err.print(f"[red]{path.name}: {exc.code}[/red]: {exc.detail}")
+            raise typer.Exit(exc.exit_status) from exc
+        if ing.error:
+            status = 2
+            out.print(f"{ing.document_id}\t{ing.source}\trejected\t{ing.error.code}")
+        else:
+            out.print(f"{ing.document_id}\t{ing.source}\tqueued")
+    raise typer.Exit(status)
+
+
+@app.command()
+def watch(
+    folder: Annotated[Path, typer.Argument(help="Hot folder; sub-folders are dossier codes.")],
+    interval: Annotated[float, typer.Option(help="Seconds between scans of the folder.")] = 1.0,
+    once: Annotated[bool, typer.Option(help="Exit when nothing is left to ingest.")] = False,
+) -> None:
+    """Ingest files dropped in FOLDER once fully written; move them to .done/ or .rejected/."""
+    from workers.app import configure
+    from workers.watch import HotFolder
+
+    _logging(True)
+    settings = load_settings()
+    configure(settings)
+    hot = HotFolder(folder, _services(settings))
+    err.print(f"watching {folder} (Ctrl-C to stop)")
+    try:
+        while True:
+            for event in hot.poll():
+                err.print(event)
+            if once and hot.idle:
+                break
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Worker processes (default: cores).")] = 0,
+    loglevel: Annotated[str, typer.Option()] = "INFO",
+) -> None:
+    """Run a Celery worker for the pipeline."""
+    from workers.app import configure
+
+    settings = load_settings()
+    settings.ensure_dirs()
+    from schemas.db import migrate
+
+    migrate(settings.db_url)
+    celery = configure(settings)
+    argv = ["worker", "-Q", settings.queue, "--loglevel", loglevel, "-n", f"sohoa-{os.getpid()}@%h"]
+    if concurrency:
+        argv += ["-c", str(concurrency)]
+    celery.worker_main(argv)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+) -> None:
+    """Run the HTTP API."""
+    import uvicorn
+
+    from api.app import create_app
+    from workers.app import configure
+
+    _logging(True)
+    settings = load_settings()
+    configure(settings)
+    # No access log: query strings carry personal ID numbers.
+    uvicorn.run(create_app(_services(settings)), host=host, port=port, access_log=False)
+
+
+@apikey_app.command("create")
+def apikey_create(
+    name: Annotated[str, typer.Argument(help="The client system's name.")],
+    scope: Annotated[list[str], typer.Option(help="Repeat for each scope.")] = ["records:read"],  # noqa: B006
+    agency: Annotated[str | None, typer.Option(help="Agency code the key acts for.")] = None,
+) -> None:
+    """Create an API key and print it once; only its hash is stored."""
+    from api.keys import create_key
+
+    svc = _services(load_settings())
+    with svc.sessions() as s:
+        try:
+            key = create_key(s, name, scope, agency)
+        except ValueError as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from exc
+    out.print(key)
+
+
+@app.command()
+def schema(
+    write: Annotated[bool, typer.Option(help="Write schemas/record.schema.json.")] = False,
+) -> None:
+    """Print (or write) the record's JSON Schema."""
+    from schemas.record import SCHEMA_PATH, render_record_schema
+
+    text = render_record_schema()
+    if write:
+        SCHEMA_PATH.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+@app.command()
+def demo(
+    folder: Annotated[Path, typer.Argument(help="Scans to process.")] = Path("samples"),
+    concurrency: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 600,
+) -> None:
+    """Start a worker, ingest FOLDER's scans, show progress, print what was found, stop."""
+    from sqlalchemy import select
+
+    from schemas.db import Document, DocumentStatus, RecordRow
+    from workers.app import configure
+    from workers.ingest import ingest_bytes
+
+    settings = load_settings()
+    configure(settings)
+    svc = _services(settings)
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not files:
+        err.print(f"[red]no files in {folder}[/red]")
+        raise typer.Exit(2)
+    log_path = settings.resolved_data_dir / "demo-worker.log"
+    with log_path.open("ab") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "worker", "--concurrency", str(concurrency),
+             "--loglevel", "WARNING"],
+            stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        ids = [ingest_bytes(svc, p.name, p.read_bytes()).document_id for p in files]
+        deadline = time.monotonic() + timeout
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), console=err,
+        ) as progress:
+            bar = progress.add_task("pages read", total=None)
+            while True:
+                with svc.sessions() as s:
+                    docs = list(s.scalars(select(Document).where(Document.id.in_(ids))))
+                total = sum(d.page_count for d in docs)
+                done = sum(d.page_count if d.status in DocumentStatus.FINAL else d.pages_done
+                           for d in docs)
+                finished = sum(d.status in DocumentStatus.FINAL for d in docs)
+                progress.update(bar, total=total or None, completed=done,
+                                description=f"files {finished}/{len(ids)}, pages read")
+                if finished == len(ids):
+                    break
+                if proc.poll() is not None:
+                    err.print(f"[red]worker exited; see {log_path}[/red]")
+                    raise typer.Exit(1)
+                if time.monotonic() > deadline:
+                    err.print("[red]timed out[/red]")
+                    raise typer.Exit(1)
+                time.sleep(0.5)
+        records: list[Record] = []
+        with svc.sessions() as s:
+            for doc_id in ids:
+                doc = s.get(Document, doc_id)
+                rows = list(s.scalars(select(RecordRow).where(RecordRow.document_id == doc_id)
+                                      .order_by(RecordRow.first_page)))
+                if rows:
+                    records.extend(Record.model_validate(r.body) for r in rows)
+                elif doc is not None:
+                    from pipeline.assemble import rejected_record
+
+                    records.append(rejected_record(
+                        document_id=doc.id, source=doc.source, sha256=doc.sha256,
+                        dossier_code=doc.dossier_code, code=doc.error_code or "internal_error",
+                        message=doc.error_message or ""))
+        out.print(_records_table(records))
+        out.print(f"database: {settings.db_url}\nobjects: {svc.store.url}")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""Typed values passed between stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class FileKind(StrEnum):
+    pdf = "pdf"
+    png = "png"
+    jpeg = "jpeg"
+    tiff = "tiff"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-file limits; each breach has its own error code."""
+
+    max_file_bytes: int = 200 * 1024 * 1024
+    max_pages: int = 500
+    max_page_pixels: int = 100_000_000
+
+
+@dataclass(frozen=True)
+class Triage:
+    """What intake learned about a file before any decoding of page content."""
+
+    kind: FileKind
+    page_count: int
+    mime: str
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    confidence: float  # 0..1
+    left: int
+    top: int
+    width: int
+    height: int
+    line: int  # index of the line within the page, in reading order
+
+
+@dataclass
+class PageText:
+    """OCR result of one page: words with boxes, lines in reading order."""
+
+    number: int  # page number in the original, from 1
+    width: int
+    height: int
+    words: list[Word] = field(default_factory=list)
+    rotation: int = 0  # degrees clockwise applied before OCR (0, 90, 180, 270)
+    mean_confidence: float = 0.0
+
+    @property
+    def lines(self) -> list[str]:
+        grouped: dict[int, list[str]] = {}
+        for w in self.words:
+            grouped.setdefault(w.line, []).append(w.text)
+        return [" ".join(grouped[k]) for k in sorted(grouped)]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "number": self.number,
+            "width": self.width,
+            "height": self.height,
+            "rotation": self.rotation,
+            "mean_confidence": self.mean_confidence,
+            "words": [
+                [w.text, w.confidence, w.left, w.top, w.width, w.height, w.line]
+                for w in self.words
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, object]) -> PageText:
+        raw_words = d.get("words", [])
+        assert isinstance(raw_words, list)
+        words = [
+            Word(str(t), float(c), int(left), int(top), int(wd), int(h), int(ln))
+            for t, c, left, top, wd, h, ln in raw_words
+        ]
+        return cls(
+            number=int(d["number"]),  # type: ignore[call-overload]
+            width=int(d["width"]),  # type: ignore[call-overload]
+            height=int(d["height"]),  # type: ignore[call-overload]
+            rotation=int(d.get("rotation", 0)),  # type: ignore[call-overload]
+            mean_confidence=float(d.get("mean_confidence", 0.0)),  # type: ignore[arg-type]
+            words=words,
+        )
+
+
+@dataclass(frozen=True)
+class PageClass:
+    """What one page looks like on its own."""
+
+    doc_type: str  # taxonomy code or "unknown"
+    confidence: float
+    has_title: bool  # a title starts a new document; no title continues the previous one
+
+
+@dataclass(frozen=True)
+class DocumentSpan:
+    """One paper found in a file: its type and its pages (numbers from 1)."""
+
+    doc_type: str
+    confidence: float
+    pages: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ExtractedField:
+    value: str
+    confidence: float

@@ -1,0 +1,1 @@
+"""The record model (pydantic), its JSON Schema, and the database tables."""

@@ -1,0 +1,68 @@
+"""The digitised record: what `sohoa process --json` prints and the API returns.
+
+`schemas/record.schema.json` is generated from this model (`sohoa schema`); a
+test fails when the two disagree, so other systems can rely on the file.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RecordStatus(StrEnum):
+    ready = "ready"
+    needs_review = "needs_review"
+    rejected = "rejected"
+
+
+class FieldValue(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: str = Field(description="Normalised value: ISO dates, NFC capitals for names.")
+    confidence: float = Field(ge=0.0, le=1.0)
+
+
+class RecordError(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(description="Stable machine code, e.g. encrypted_pdf.")
+    message: str
+
+
+class Record(BaseModel):
+    """One paper found in one ingested file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    record_code: str = Field(
+        description="{owner ID}.{paper-type code}.{document number}.{NN}, see DOMAIN.md."
+    )
+    document_id: str = Field(description="ID of the ingested file this paper came from.")
+    source: str = Field(description="Original file name as received.")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the original file.")
+    dossier_code: str | None = None
+    pages: list[int] = Field(description="Page numbers in the original, from 1.")
+    doc_type: str = Field(description="Document-type code from the taxonomy, or unknown.")
+    doc_type_confidence: float = Field(ge=0.0, le=1.0)
+    fields: dict[str, FieldValue] = Field(default_factory=dict)
+    text: str = Field(default="", description="OCR text in reading order.")
+    status: RecordStatus
+    error: RecordError | None = None
+
+
+SCHEMA_PATH = Path(__file__).with_name("record.schema.json")
+
+
+def record_json_schema() -> dict[str, object]:
+    schema = Record.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://sohoa.example/schemas/record.schema.json"
+    return schema
+
+
+def render_record_schema() -> str:
+    return json.dumps(record_json_schema(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
