@@ -1,0 +1,47 @@
+# sohoa: `make demo` runs the pipeline on the sample scans; `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test lint format samples schema clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	deploy/dev/system-deps.sh
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+## Process the sample scans through the embedded default (SQLite, folder store, server-less broker).
+demo: setup
+	SOHOA_DATA_DIR=$${SOHOA_DATA_DIR:-var/demo} $(BIN)/sohoa demo samples
+
+## Every test, against real PostgreSQL, Redis, RabbitMQ, Tesseract and an S3 server.
+test: setup
+	deploy/dev/services.sh
+	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy pipeline workers api config schemas
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## Re-render the sample scans shipped in samples/.
+samples: setup
+	$(BIN)/python -m tests.make_samples samples
+
+schema: setup
+	$(BIN)/sohoa schema --write
+
+clean:
+	rm -rf var build *.egg-info
