@@ -4,8 +4,6 @@ Every call is authenticated with an `X-API-Key`; every read of a record is
 written to the audit log before the data leaves.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
@@ -109,11 +107,14 @@ def create_app(services: Services) -> FastAPI:
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
-        detail = exc.detail if isinstance(exc.detail, dict) else {
-            "code": "http_error", "message": str(exc.detail)
-        }
-        return JSONResponse(status_code=exc.status_code, content={"error": detail},
-                            headers=exc.headers)
+        detail = (
+            exc.detail
+            if isinstance(exc.detail, dict)
+            else {"code": "http_error", "message": str(exc.detail)}
+        )
+        return JSONResponse(
+            status_code=exc.status_code, content={"error": detail}, headers=exc.headers
+        )
 
     @app.post("/api/v1/scans", status_code=202, response_model=ScanAccepted)
     async def upload_scans(
@@ -132,7 +133,10 @@ def create_app(services: Services) -> FastAPI:
                 raise _error(503, exc.code, exc.detail) from exc
             out.append(
                 IngestedDocument(
-                    id=ing.document_id, source=ing.source, sha256=ing.sha256, status=ing.status,
+                    id=ing.document_id,
+                    source=ing.source,
+                    sha256=ing.sha256,
+                    status=ing.status,
                     error=ErrorBody(**ing.error.as_dict()) if ing.error else None,
                 )
             )
@@ -155,11 +159,17 @@ def create_app(services: Services) -> FastAPI:
             )
         )
         return DocumentStatusOut(
-            id=doc.id, source=doc.source, sha256=doc.sha256, dossier_code=doc.dossier_code,
-            status=doc.status, page_count=doc.page_count, pages_done=doc.pages_done,
+            id=doc.id,
+            source=doc.source,
+            sha256=doc.sha256,
+            dossier_code=doc.dossier_code,
+            status=doc.status,
+            page_count=doc.page_count,
+            pages_done=doc.pages_done,
             records=codes,
             error=ErrorBody(code=doc.error_code, message=doc.error_message or "")
-            if doc.error_code else None,
+            if doc.error_code
+            else None,
         )
 
     @app.get("/api/v1/records", response_model=RecordList)
@@ -181,8 +191,13 @@ def create_app(services: Services) -> FastAPI:
         if dossier_code:
             q = q.where(RecordRow.dossier_code == dossier_code)
         rows = list(s.scalars(q))
-        audit(s, c, "records.search", personal_id=personal_id,
-              detail=f"doc_type={doc_type} dossier={dossier_code} hits={len(rows)}")
+        audit(
+            s,
+            c,
+            "records.search",
+            personal_id=personal_id,
+            detail=f"doc_type={doc_type} dossier={dossier_code} hits={len(rows)}",
+        )
         return RecordList(records=[Record.model_validate(r.body) for r in rows])
 
     def _record(s: Session, code: str) -> RecordRow:

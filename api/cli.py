@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -131,7 +129,9 @@ def process(
 @app.command()
 def ingest(
     files: Annotated[list[Path], typer.Argument(help="Scans to store and queue.")],
-    dossier: Annotated[str | None, typer.Option(help="Dossier code, e.g. 000.00.00.H55-230415-0001")] = None,
+    dossier: Annotated[
+        str | None, typer.Option(help="Dossier code, e.g. 000.00.00.H55-230415-0001")
+    ] = None,
 ) -> None:
     """Store each original, create its rows and queue it; print the document IDs."""
     from workers.app import configure
@@ -276,27 +276,45 @@ def demo(
     log_path = settings.resolved_data_dir / "demo-worker.log"
     with log_path.open("ab") as log_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "worker", "--concurrency", str(concurrency),
-             "--loglevel", "WARNING"],
-            stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "api.cli",
+                "worker",
+                "--concurrency",
+                str(concurrency),
+                "--loglevel",
+                "WARNING",
+            ],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         ids = [ingest_bytes(svc, p.name, p.read_bytes()).document_id for p in files]
         deadline = time.monotonic() + timeout
         with Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), console=err,
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
         ) as progress:
             bar = progress.add_task("pages read", total=None)
             while True:
                 with svc.sessions() as s:
                     docs = list(s.scalars(select(Document).where(Document.id.in_(ids))))
                 total = sum(d.page_count for d in docs)
-                done = sum(d.page_count if d.status in DocumentStatus.FINAL else d.pages_done
-                           for d in docs)
+                done = sum(
+                    d.page_count if d.status in DocumentStatus.FINAL else d.pages_done for d in docs
+                )
                 finished = sum(d.status in DocumentStatus.FINAL for d in docs)
-                progress.update(bar, total=total or None, completed=done,
-                                description=f"files {finished}/{len(ids)}, pages read")
+                progress.update(
+                    bar,
+                    total=total or None,
+                    completed=done,
+                    description=f"files {finished}/{len(ids)}, pages read",
+                )
                 if finished == len(ids):
                     break
                 if proc.poll() is not None:
@@ -310,21 +328,32 @@ def demo(
         with svc.sessions() as s:
             for doc_id in ids:
                 doc = s.get(Document, doc_id)
-                rows = list(s.scalars(select(RecordRow).where(RecordRow.document_id == doc_id)
-                                      .order_by(RecordRow.first_page)))
+                rows = list(
+                    s.scalars(
+                        select(RecordRow)
+                        .where(RecordRow.document_id == doc_id)
+                        .order_by(RecordRow.first_page)
+                    )
+                )
                 if rows:
                     records.extend(Record.model_validate(r.body) for r in rows)
                 elif doc is not None:
                     from pipeline.assemble import rejected_record
 
-                    records.append(rejected_record(
-                        document_id=doc.id, source=doc.source, sha256=doc.sha256,
-                        dossier_code=doc.dossier_code, code=doc.error_code or "internal_error",
-                        message=doc.error_message or ""))
+                    records.append(
+                        rejected_record(
+                            document_id=doc.id,
+                            source=doc.source,
+                            sha256=doc.sha256,
+                            dossier_code=doc.dossier_code,
+                            code=doc.error_code or "internal_error",
+                            message=doc.error_message or "",
+                        )
+                    )
         out.print(_records_table(records))
         out.print(f"database: {settings.db_url}\nobjects: {svc.store.url}")
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        proc.terminate()  # warm shutdown: the worker stops its own pool
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:

@@ -40,7 +40,9 @@ class Settings(BaseSettings):
     ocr_lang: str = "vie"
     raster_dpi: int = Field(default=300, ge=72, le=600)
 
-    max_file_bytes: int = Field(default=200 * 1024 * 1024, description="Larger files: file_too_large.")
+    max_file_bytes: int = Field(
+        default=200 * 1024 * 1024, description="Larger files: file_too_large."
+    )
     max_pages: int = Field(default=500, description="More pages: too_many_pages.")
     max_page_pixels: int = Field(
         default=100_000_000, description="Larger pages: image_too_large (decompression bombs)."

@@ -85,7 +85,9 @@ def _triage_pdf(data: bytes, limits: Limits) -> int:
         if count == 0:
             raise errors.CorruptPdf("The PDF has no pages.")
         if count > limits.max_pages:
-            raise errors.TooManyPages(f"The PDF has {count} pages; the limit is {limits.max_pages}.")
+            raise errors.TooManyPages(
+                f"The PDF has {count} pages; the limit is {limits.max_pages}."
+            )
         for page in pdf.pages:
             try:
                 box = [float(v) for v in page.mediabox]

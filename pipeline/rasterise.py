@@ -32,7 +32,7 @@ class PageImage:
 def _image_dpi(img: Image.Image) -> int:
     dpi = img.info.get("dpi")
     try:
-        value = int(round(float(dpi[0]))) if dpi else 0
+        value = round(float(dpi[0])) if dpi else 0
     except (TypeError, ValueError, IndexError):
         value = 0
     return value if 50 <= value <= 1200 else DEFAULT_IMAGE_DPI
@@ -46,8 +46,18 @@ def _rasterise_pdf(data: bytes, triage: Triage, dpi: int, timeout_s: int) -> Ite
             out = Path(tmp, f"p{number}")
             try:
                 proc = subprocess.run(
-                    ["pdftoppm", "-r", str(dpi), "-f", str(number), "-l", str(number),
-                     "-singlefile", str(src), str(out)],
+                    [
+                        "pdftoppm",
+                        "-r",
+                        str(dpi),
+                        "-f",
+                        str(number),
+                        "-l",
+                        str(number),
+                        "-singlefile",
+                        str(src),
+                        str(out),
+                    ],
                     capture_output=True,
                     timeout=timeout_s,
                     check=False,

@@ -21,20 +21,17 @@ from pipeline import errors
 class ObjectStore(Protocol):
     url: str
 
-    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
-        ...
+    def put(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> None: ...
 
-    def get(self, key: str) -> bytes:
-        ...
+    def get(self, key: str) -> bytes: ...
 
-    def exists(self, key: str) -> bool:
-        ...
+    def exists(self, key: str) -> bool: ...
 
-    def delete(self, key: str) -> None:
-        ...
+    def delete(self, key: str) -> None: ...
 
-    def list(self, prefix: str = "") -> list[str]:
-        ...
+    def list(self, prefix: str = "") -> list[str]: ...
 
 
 def _check_key(key: str) -> str:
@@ -111,7 +108,10 @@ class S3Store:
         self.prefix = prefix.strip("/")
         self.url = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
         self.client = Minio(
-            parsed.netloc, access_key=access_key, secret_key=secret_key, secure=secure,
+            parsed.netloc,
+            access_key=access_key,
+            secret_key=secret_key,
+            secure=secure,
             region=region,
         )
         try:
@@ -125,9 +125,10 @@ class S3Store:
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        full = self._key(key)
         try:
             self.client.put_object(
-                self.bucket, self._key(key), io.BytesIO(data), len(data), content_type=content_type
+                self.bucket, full, io.BytesIO(data), len(data), content_type=content_type
             )
         except Exception as exc:
             raise errors.StorageUnavailable(f"Cannot write {key}") from exc
@@ -135,8 +136,9 @@ class S3Store:
     def get(self, key: str) -> bytes:
         from minio.error import S3Error
 
+        full = self._key(key)
         try:
-            resp = self.client.get_object(self.bucket, self._key(key))
+            resp = self.client.get_object(self.bucket, full)
             try:
                 return resp.read()
             finally:
@@ -152,8 +154,9 @@ class S3Store:
     def exists(self, key: str) -> bool:
         from minio.error import S3Error
 
+        full = self._key(key)
         try:
-            self.client.stat_object(self.bucket, self._key(key))
+            self.client.stat_object(self.bucket, full)
             return True
         except S3Error as exc:
             if exc.code in ("NoSuchKey", "NoSuchObject", "NotFound"):
@@ -163,13 +166,15 @@ class S3Store:
             raise errors.StorageUnavailable(f"Cannot stat {key}") from exc
 
     def delete(self, key: str) -> None:
+        full = self._key(key)
         try:
-            self.client.remove_object(self.bucket, self._key(key))
+            self.client.remove_object(self.bucket, full)
         except Exception as exc:
             raise errors.StorageUnavailable(f"Cannot delete {key}") from exc
 
     def list(self, prefix: str = "") -> list[str]:
-        full = self._key(prefix) if prefix else (self.prefix + "/" if self.prefix else "")
+        base = self.prefix + "/" if self.prefix else ""
+        full = base + prefix
         cut = len(self.prefix) + 1 if self.prefix else 0
         try:
             return sorted(
@@ -182,7 +187,10 @@ class S3Store:
 
 
 def open_store(
-    url: str, endpoint: str = "", access_key: str = "", secret_key: str = "",
+    url: str,
+    endpoint: str = "",
+    access_key: str = "",
+    secret_key: str = "",
     region: str = "us-east-1",
 ) -> ObjectStore:
     """Pick the implementation from the URL: file:///path or s3://bucket[/prefix]."""

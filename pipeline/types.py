@@ -72,8 +72,7 @@ class PageText:
             "rotation": self.rotation,
             "mean_confidence": self.mean_confidence,
             "words": [
-                [w.text, w.confidence, w.left, w.top, w.width, w.height, w.line]
-                for w in self.words
+                [w.text, w.confidence, w.left, w.top, w.width, w.height, w.line] for w in self.words
             ],
         }
 

@@ -39,7 +39,9 @@ def encrypted_pdf() -> bytes:
 
 def _chunk(kind: bytes, payload: bytes) -> bytes:
     return (
-        struct.pack(">I", len(payload)) + kind + payload
+        struct.pack(">I", len(payload))
+        + kind
+        + payload
         + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
     )
 
@@ -52,11 +54,11 @@ def huge_png(side: int = 30_000) -> bytes:
     parts = [comp.compress(row) for _ in range(side)]
     parts.append(comp.flush())
     return (
-        b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", b"".join(parts))
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", ihdr)
+        + _chunk(b"IDAT", b"".join(parts))
         + _chunk(b"IEND", b"")
     )
-
-
 
 
 def bad_inputs() -> list[tuple[str, bytes, str]]:

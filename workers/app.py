@@ -7,6 +7,7 @@ server-less SQLite broker must not get Redis options at all.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from celery import Celery
@@ -50,7 +51,16 @@ def configure(settings: Settings) -> Celery:
         database_create_tables_at_setup=True,
     )
     celery_app.conf.sohoa_settings = settings
+    _forget_connections()
     return celery_app
+
+
+def _forget_connections() -> None:
+    """Drop cached pools, queues and backend so a re-configured app uses the new URLs."""
+    celery_app._pool = None
+    celery_app.__dict__.pop("amqp", None)
+    celery_app._backend_cache = None
+    celery_app._local = threading.local()
 
 
 def services() -> Any:

@@ -25,7 +25,8 @@ class Services:
     def limits(self) -> Limits:
         s = self.settings
         return Limits(
-            max_file_bytes=s.max_file_bytes, max_pages=s.max_pages,
+            max_file_bytes=s.max_file_bytes,
+            max_pages=s.max_pages,
             max_page_pixels=s.max_page_pixels,
         )
 
@@ -42,7 +43,9 @@ class Services:
             settings.s3_secret_key.get_secret_value(),
             settings.s3_region,
         )
-        return cls(settings=settings, store=store, engine=engine, sessions=make_sessionmaker(engine))
+        return cls(
+            settings=settings, store=store, engine=engine, sessions=make_sessionmaker(engine)
+        )
 
 
 def original_key(sha256: str) -> str:

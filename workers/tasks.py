@@ -84,9 +84,7 @@ def rasterise_document(self: Any, document_id: str) -> int:
         _fail(document_id, exc)
         return 0
     with svc.sessions() as session:
-        existing = set(
-            session.scalars(select(Page.number).where(Page.document_id == document_id))
-        )
+        existing = set(session.scalars(select(Page.number).where(Page.document_id == document_id)))
         for n in numbers:
             if n not in existing:
                 session.add(Page(document_id=document_id, number=n))
@@ -123,9 +121,7 @@ def ocr_page(self: Any, document_id: str, number: int) -> int:
         done = session.scalar(
             select(func.count()).where(Page.document_id == document_id, Page.status == "done")
         )
-        session.execute(
-            update(Document).where(Document.id == document_id).values(pages_done=done)
-        )
+        session.execute(update(Document).where(Document.id == document_id).values(pages_done=done))
         session.commit()
     return number
 
@@ -144,7 +140,9 @@ def finish(self: Any, document_id: str) -> int:
         )
         source, sha, dossier = doc.source, doc.sha256, doc.dossier_code
         taken = set(
-            session.scalars(select(RecordRow.record_code).where(RecordRow.document_id != document_id))
+            session.scalars(
+                select(RecordRow.record_code).where(RecordRow.document_id != document_id)
+            )
         )
     _set_status(document_id, DocumentStatus.classifying)
     try:
@@ -203,7 +201,9 @@ def finish(self: Any, document_id: str) -> int:
     review = any(r.status != RecordStatus.ready.value for r in rows)
     with svc.sessions() as session:
         existing = set(
-            session.scalars(select(RecordRow.first_page).where(RecordRow.document_id == document_id))
+            session.scalars(
+                select(RecordRow.first_page).where(RecordRow.document_id == document_id)
+            )
         )
         for row in rows:
             if row.first_page not in existing:

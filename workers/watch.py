@@ -99,8 +99,7 @@ class HotFolder:
     def _reject(self, path: Path, code: str, message: str, document_id: str | None) -> None:
         target = self._target(REJECTED, path)
         shutil.move(path, target)
-        reason = {"code": code, "message": message, "document_id": document_id,
-                  "source": path.name}
+        reason = {"code": code, "message": message, "document_id": document_id, "source": path.name}
         target.with_name(target.name + ".reason.json").write_text(
             json.dumps(reason, ensure_ascii=False, indent=2), encoding="utf-8"
         )

@@ -79,7 +79,9 @@ def test_upload_rejects_bad_inputs_and_keeps_originals(
 def test_bad_dossier_code_is_422(client: TestClient, services: Services) -> None:
     headers = _key(services, "scans:write")
     resp = client.post(
-        "/api/v1/scans", headers=headers, files={"files": ("a.pdf", badfiles.small_pdf())},
+        "/api/v1/scans",
+        headers=headers,
+        files={"files": ("a.pdf", badfiles.small_pdf())},
         data={"dossier_code": "not-a-code"},
     )
     assert resp.status_code == 422

@@ -14,8 +14,19 @@ def test_schema_file_matches_model() -> None:
 def test_schema_lists_the_contract_fields() -> None:
     props = record_json_schema()["properties"]
     assert isinstance(props, dict)
-    for name in ("record_code", "document_id", "source", "sha256", "pages", "doc_type",
-                 "doc_type_confidence", "fields", "text", "status", "error"):
+    for name in (
+        "record_code",
+        "document_id",
+        "source",
+        "sha256",
+        "pages",
+        "doc_type",
+        "doc_type_confidence",
+        "fields",
+        "text",
+        "status",
+        "error",
+    ):
         assert name in props
 
 
@@ -24,7 +35,15 @@ def test_record_rejects_bad_status() -> None:
     from pydantic import ValidationError
 
     with pytest.raises(ValidationError):
-        Record.model_validate({
-            "record_code": "x", "document_id": "d", "source": "s", "sha256": "0" * 64,
-            "pages": [1], "doc_type": "unknown", "doc_type_confidence": 0.5, "status": "done",
-        })
+        Record.model_validate(
+            {
+                "record_code": "x",
+                "document_id": "d",
+                "source": "s",
+                "sha256": "0" * 64,
+                "pages": [1],
+                "doc_type": "unknown",
+                "doc_type_confidence": 0.5,
+                "status": "done",
+            }
+        )

@@ -38,13 +38,13 @@ DOSSIER = "000.00.00.H55-251125-0001"
 
 
 def _run_id_card(
-    env: dict[str, str], start_worker: Callable[..., WorkerProcess]
+    env: dict[str, str], start_worker: Callable[..., WorkerProcess], seed: int
 ) -> tuple[Services, Record, WorkerProcess]:
     settings = settings_from(env)
     configure(settings)
     services = Services.from_settings(settings)
     worker = start_worker(env)
-    data, truth = id_card_pdf()
+    data, truth = id_card_pdf(seed)
     ing = ingest_bytes(services, "cccd.pdf", data, DOSSIER)
     assert ing.error is None
     statuses = wait_final(services, [ing.document_id], worker=worker)
@@ -94,7 +94,7 @@ def _run_id_card(
 def test_embedded_default(tmp_path: Path, start_worker: Callable[..., WorkerProcess]) -> None:
     """SQLite, a folder of objects and the server-less SQLite broker: nothing else running."""
     env = embedded_env(tmp_path)
-    services, record, _ = _run_id_card(env, start_worker)
+    services, record, _ = _run_id_card(env, start_worker, seed=101)
     assert services.settings.db_url.startswith("sqlite")
     assert services.settings.celery_broker_url.startswith("sqla+sqlite")
     objects = Path(services.store.url.removeprefix("file://"))
@@ -116,7 +116,7 @@ def test_redis_postgres_s3(
     tmp_path: Path, start_worker: Callable[..., WorkerProcess], pg_url: str, s3_endpoint: str
 ) -> None:
     env = service_env(tmp_path, broker=REDIS_URL + "/0", database=pg_url, s3_endpoint=s3_endpoint)
-    services, record, _ = _run_id_card(env, start_worker)
+    services, record, _ = _run_id_card(env, start_worker, seed=102)
     assert services.settings.db_url.startswith("postgresql")
     _check_bucket(services, record)
 
@@ -125,13 +125,16 @@ def test_rabbitmq_postgres_s3(
     tmp_path: Path, start_worker: Callable[..., WorkerProcess], pg_url: str, s3_endpoint: str
 ) -> None:
     env = service_env(tmp_path, broker=AMQP_URL, database=pg_url, s3_endpoint=s3_endpoint)
-    services, record, worker = _run_id_card(env, start_worker)
+    services, record, _ = _run_id_card(env, start_worker, seed=103)
     _check_bucket(services, record)
 
 
 @pytest.mark.parametrize("broker", ["redis", "embedded"])
 def test_worker_survives_bad_input(
-    tmp_path: Path, start_worker: Callable[..., WorkerProcess], pg_url: str, s3_endpoint: str,
+    tmp_path: Path,
+    start_worker: Callable[..., WorkerProcess],
+    pg_url: str,
+    s3_endpoint: str,
     broker: str,
 ) -> None:
     """Bad files sent straight to the worker (as if they slipped past intake) are rejected
@@ -139,8 +142,9 @@ def test_worker_survives_bad_input(
     from workers.tasks import rasterise_document
 
     if broker == "redis":
-        env = service_env(tmp_path, broker=REDIS_URL + "/0", database=pg_url,
-                          s3_endpoint=s3_endpoint)
+        env = service_env(
+            tmp_path, broker=REDIS_URL + "/0", database=pg_url, s3_endpoint=s3_endpoint
+        )
     else:
         env = embedded_env(tmp_path)
     settings = settings_from(env)
@@ -169,5 +173,6 @@ def test_worker_survives_bad_input(
     data, _ = id_card_pdf()
     ing = ingest_bytes(services, "after.pdf", data)
     assert wait_final(services, [ing.document_id], worker=worker)[ing.document_id] in (
-        "ready", "needs_review"
+        "ready",
+        "needs_review",
     )
