@@ -6,15 +6,17 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint format samples schema clean
+.PHONY: setup demo test lint format samples schema clean bench-samples
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	deploy/dev/system-deps.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	@echo "installing Python packages into $(VENV) (log: $(VENV)/install.log)"
+	@$(BIN)/python -m pip install --upgrade pip > $(VENV)/install.log 2>&1 \
+	  && $(BIN)/python -m pip install -e '.[dev]' >> $(VENV)/install.log 2>&1 \
+	  || (tail -30 $(VENV)/install.log; exit 1)
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -45,3 +47,7 @@ schema: setup
 
 clean:
 	rm -rf var build *.egg-info
+
+## Pages per minute of `sohoa process` on samples/, next to bare tesseract on the same pages.
+bench-samples: setup
+	$(BIN)/python -m tests.bench.bench_samples samples
