@@ -36,6 +36,7 @@ def _logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def _services(settings: Settings):  # type: ignore[no-untyped-def]
