@@ -116,3 +116,57 @@ class DocumentSpan:
 class ExtractedField:
     value: str
     confidence: float
+
+
+#: Why a page should be scanned again (closed set; carried in records and the API).
+RESCAN_REASONS = (
+    "too_blurred",
+    "too_dark",
+    "low_contrast",
+    "cut_off",
+    "low_resolution",
+    "low_ocr_confidence",
+)
+
+
+@dataclass
+class PageQuality:
+    """What preprocessing measured and did to one page: the operator's re-scan signal."""
+
+    blur: float = 0.0  # sharpness: variance of the Laplacian on the grey page (higher = sharper)
+    contrast: float = 0.0  # 0..1: spread between dark ink and paper
+    brightness: float = 0.0  # 0..1: mean grey of the page
+    text_height_px: float = 0.0  # median x-height-ish height of text in the input image
+    estimated_dpi: int = 0  # from the text height, not the file's tag
+    rotation: int = 0  # quarter turn applied, degrees clockwise
+    skew_degrees: float = 0.0  # small rotation removed by deskew
+    cropped: bool = False  # borders / desk removed
+    perspective_corrected: bool = False  # four-corner warp applied
+    scale: float = 1.0  # factor applied before OCR
+    binarised: bool = False
+    mean_confidence: float | None = None  # filled in after OCR
+    rescan_reasons: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, object]) -> PageQuality:
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        return cls(**known)  # type: ignore[arg-type]
+
+
+@dataclass
+class PreparedPage:
+    """A page ready for OCR, and its archive copy with the same geometry.
+
+    Both images are upright, cropped, deskewed and flattened alike; they may differ
+    in scale (the OCR copy can be enlarged) and colour (the archive keeps colour,
+    the OCR copy may be grey or binary). ``ocr_dpi / archive_dpi`` is that scale.
+    """
+
+    ocr_image: object  # PIL.Image.Image (kept untyped here to keep this module Pillow-free)
+    ocr_dpi: int
+    archive_image: object  # PIL.Image.Image, RGB or L
+    archive_dpi: int
+    quality: PageQuality
