@@ -79,11 +79,15 @@ def process(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON record per line.")] = False,
     jobs: Annotated[int, typer.Option(help="OCR processes (default: one per core).")] = 0,
     dossier: Annotated[str | None, typer.Option(help="Dossier code to attach.")] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Also write each record's PDF/A, text, JSON and hOCR here."),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Digitise files in this process, with no broker or database; print the records."""
     from pipeline.intake import check_dossier_code, safe_name
-    from pipeline.process import ProcessOptions, page_pool, process_bytes
+    from pipeline.process import ProcessOptions, page_pool, process_file
     from pipeline.types import Limits
 
     _logging(verbose)
@@ -108,7 +112,7 @@ def process(
             except OSError as exc:
                 data = b""
                 err.print(f"[red]cannot read {safe_name(str(path))}: {exc.strerror}[/red]")
-            records = process_bytes(
+            done = process_file(
                 source=safe_name(path.name),
                 data=data,
                 document_id=uuid.uuid4().hex,
@@ -116,6 +120,9 @@ def process(
                 executor=pool,
                 dossier_code=dossier,
             )
+            records = done.records
+            if out_dir is not None:
+                _write_outputs(out_dir, done)
             for rec in records:
                 rejected = rejected or rec.status is RecordStatus.rejected
                 if as_json:
@@ -125,6 +132,22 @@ def process(
     if not as_json:
         out.print(_records_table(every))
     raise typer.Exit(2 if rejected else 0)
+
+
+def _write_outputs(out_dir: Path, done: object) -> None:
+    from pipeline.process import ProcessedFile, record_archive_pdf
+
+    assert isinstance(done, ProcessedFile)
+    for rec in done.records:
+        if rec.error is not None:
+            continue
+        folder = out_dir / rec.record_code
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "record.json").write_text(rec.model_dump_json(indent=2), encoding="utf-8")
+        (folder / "text.txt").write_text(rec.text, encoding="utf-8")
+        (folder / "archive.pdf").write_bytes(record_archive_pdf(rec, done.pages))
+        for n in rec.pages:
+            (folder / f"page-{n:04d}.hocr").write_text(done.pages[n].page.hocr, encoding="utf-8")
 
 
 @app.command()

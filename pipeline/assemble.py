@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import io
 import re
-
-from PIL import Image
 
 from config.taxonomy import DOC_TYPES
 from pipeline.types import DocumentSpan, ExtractedField, PageText
-from schemas.record import FieldValue, Record, RecordError, RecordStatus
+from schemas.record import (
+    FieldValue,
+    PageReport,
+    Record,
+    RecordError,
+    RecordStatus,
+    RecordWarning,
+)
 
 #: A field read with less confidence than this sends the record to a human.
 REVIEW_THRESHOLD = 0.6
@@ -36,6 +40,55 @@ def record_code(
     return f"{_code_part(owner)}.{doc_type}.{_code_part(number)}.{suffix:02d}"
 
 
+RESCAN_MESSAGES = {
+    "too_blurred": "The page is too blurred to read reliably; scan it again in focus.",
+    "too_dark": "The page is too dark; scan it again with more light.",
+    "low_contrast": "The text barely stands out from the paper; scan it again.",
+    "cut_off": "Text runs off the edge of the page; scan the whole paper.",
+    "low_resolution": "The resolution is too low; scan at 300 dpi.",
+    "low_ocr_confidence": "The text was read with low confidence; check or re-scan the page.",
+}
+
+
+def page_reports(pages: list[PageText]) -> list[PageReport]:
+    reports = []
+    for p in pages:
+        q = p.quality
+        if q is None:
+            continue
+        reports.append(
+            PageReport(
+                page=p.number,
+                blur=round(q.blur, 2),
+                contrast=round(min(max(q.contrast, 0.0), 1.0), 3),
+                brightness=round(min(max(q.brightness, 0.0), 1.0), 3),
+                estimated_dpi=q.estimated_dpi,
+                rotation=q.rotation,
+                skew_degrees=round(q.skew_degrees, 2),
+                cropped=q.cropped,
+                perspective_corrected=q.perspective_corrected,
+                scale=round(q.scale, 3),
+                binarised=q.binarised,
+                mean_confidence=round(p.mean_confidence, 3),
+                rescan_reasons=list(q.rescan_reasons),
+            )
+        )
+    return reports
+
+
+def rescan_warnings(reports: list[PageReport]) -> list[RecordWarning]:
+    return [
+        RecordWarning(
+            code="rescan_needed",
+            page=r.page,
+            reason=reason,
+            message=RESCAN_MESSAGES.get(reason, "Scan this page again."),
+        )
+        for r in reports
+        for reason in r.rescan_reasons
+    ]
+
+
 def record_status(doc_type: str, fields: dict[str, ExtractedField]) -> RecordStatus:
     if doc_type == "unknown":
         return RecordStatus.needs_review
@@ -58,6 +111,11 @@ def assemble_record(
     fields: dict[str, ExtractedField],
     suffix: int = 1,
 ) -> Record:
+    reports = page_reports(pages)
+    warnings = rescan_warnings(reports)
+    status = record_status(span.doc_type, fields)
+    if warnings:
+        status = RecordStatus.needs_review
     return Record(
         record_code=record_code(fields, span.doc_type, sha256, span.pages[0], suffix),
         document_id=document_id,
@@ -72,7 +130,9 @@ def assemble_record(
             for k, v in fields.items()
         },
         text=document_text(pages),
-        status=record_status(span.doc_type, fields),
+        quality=reports,
+        warnings=warnings,
+        status=status,
     )
 
 
@@ -91,11 +151,3 @@ def rejected_record(
         status=RecordStatus.rejected,
         error=RecordError(code=code, message=message),
     )
-
-
-def archive_pdf(images: list[Image.Image], dpi: int) -> bytes:
-    """The archive copy: page images in one PDF (a text layer comes with PDF/A)."""
-    buf = io.BytesIO()
-    rgb = [im.convert("RGB") for im in images]
-    rgb[0].save(buf, format="PDF", save_all=True, append_images=rgb[1:], resolution=float(dpi))
-    return buf.getvalue()

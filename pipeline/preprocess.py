@@ -11,6 +11,7 @@ from __future__ import annotations
 from PIL import Image
 
 from pipeline.ocr import OcrEngine
+from pipeline.types import PageQuality, PreparedPage
 
 #: Below this OSD confidence the answer is a guess: leave the page as scanned.
 MIN_ORIENTATION_CONFIDENCE = 2.0
@@ -39,3 +40,13 @@ def preprocess(image: Image.Image, engine: OcrEngine) -> tuple[Image.Image, int]
     upright = gray.rotate(-degrees, expand=True, fillcolor=255)
     upright.info.update(gray.info)
     return upright, degrees
+
+
+def prepare_page(image: Image.Image, dpi: int, engine: OcrEngine) -> PreparedPage:
+    """Interim: orientation only; the archive copy keeps colour with the same turn."""
+    gray, degrees = preprocess(image, engine)
+    archive = image.rotate(-degrees, expand=True) if degrees else image
+    quality = PageQuality(rotation=degrees, estimated_dpi=dpi)
+    return PreparedPage(
+        ocr_image=gray, ocr_dpi=dpi, archive_image=archive, archive_dpi=dpi, quality=quality
+    )

@@ -1,50 +1,90 @@
 """The whole pipeline in one process: what `sohoa process` runs.
 
-The Celery tasks call the same three steps (`read_page`, `finish_document`)
-one task at a time; here they run back to back, pages in parallel on a
-process pool, so the evaluation entry point and production cannot drift.
+The Celery tasks call the same steps (`digitise_page` per page, `finish_document`
+per file) one task at a time; here they run back to back, pages in parallel on
+a process pool, so the evaluation entry point and production cannot drift.
+Each page job rasterises its own page, so rasterisation is parallel too and no
+page image crosses a process boundary.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+import tempfile
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 
 from PIL import Image
 
 from pipeline import errors
+from pipeline.archive import ArchivePage, build_archive_pdf
 from pipeline.assemble import assemble_record, rejected_record
 from pipeline.classify import classify_page, split_documents
 from pipeline.extract import extract_fields
 from pipeline.intake import sha256_of, triage
 from pipeline.ocr import OcrEngine, TesseractEngine
-from pipeline.preprocess import preprocess
-from pipeline.rasterise import PageImage, rasterise
-from pipeline.types import Limits, PageText
+from pipeline.preprocess import prepare_page
+from pipeline.rasterise import decode_image, encode_jpeg, render_page
+from pipeline.types import DocumentSpan, Limits, PageText, Triage
 from schemas.record import Record
 
-_ENGINES: dict[str, OcrEngine] = {}
+#: A page with words read at a lower mean confidence than this asks for a re-scan.
+LOW_OCR_CONFIDENCE = 0.6
+ARCHIVE_JPEG_QUALITY = 80
+
+_ENGINES: dict[tuple[str, int], OcrEngine] = {}
 
 
-def _engine(lang: str) -> OcrEngine:
-    if lang not in _ENGINES:
-        _ENGINES[lang] = TesseractEngine(lang=lang)
-    return _ENGINES[lang]
+def _engine(lang: str, timeout_s: int) -> OcrEngine:
+    key = (lang, timeout_s)
+    if key not in _ENGINES:
+        _ENGINES[key] = TesseractEngine(lang=lang, timeout_s=timeout_s)
+    return _ENGINES[key]
 
 
-def read_page(image: Image.Image, number: int, dpi: int, engine: OcrEngine) -> PageText:
+@dataclass
+class PageResult:
+    """One page digitised: its OCR (with hOCR, text layer, quality) and its archive image."""
+
+    page: PageText
+    archive_jpeg: bytes
+    archive_dpi: int
+
+
+def read_page(image: Image.Image, number: int, dpi: int, engine: OcrEngine) -> PageResult:
     """Preprocess then OCR one page, once."""
-    upright, rotation = preprocess(image, engine)
-    page = engine.read(upright, number=number, dpi=dpi)
-    page.rotation = rotation
-    return page
+    prepared = prepare_page(image, dpi, engine)
+    assert isinstance(prepared.ocr_image, Image.Image)
+    assert isinstance(prepared.archive_image, Image.Image)
+    page = engine.read(prepared.ocr_image, number=number, dpi=prepared.ocr_dpi)
+    quality = prepared.quality
+    quality.mean_confidence = round(page.mean_confidence, 4)
+    if (
+        len(page.words) >= 5
+        and page.mean_confidence < LOW_OCR_CONFIDENCE
+        and "low_ocr_confidence" not in quality.rescan_reasons
+    ):
+        quality.rescan_reasons.append("low_ocr_confidence")
+    page.quality = quality
+    page.rotation = quality.rotation
+    archive = encode_jpeg(prepared.archive_image, ARCHIVE_JPEG_QUALITY)
+    return PageResult(page=page, archive_jpeg=archive, archive_dpi=prepared.archive_dpi)
 
 
-def _read_page_job(args: tuple[Image.Image, int, int, str]) -> PageText:
-    image, number, dpi, lang = args
-    return read_page(image, number, dpi, _engine(lang))
+def digitise_page(
+    data: bytes, tri: Triage, number: int, dpi: int, lang: str, timeout_s: int
+) -> PageResult:
+    """Rasterise, preprocess and OCR page ``number`` of an original."""
+    rendered = render_page(data, tri, number, dpi, timeout_s)
+    return read_page(rendered.image, number, rendered.dpi, _engine(lang, timeout_s))
+
+
+def _page_job(args: tuple[str, Triage, int, int, str, int]) -> PageResult:
+    path, tri, number, dpi, lang, timeout_s = args
+    with open(path, "rb") as fh:  # the original crosses to the pool as a path, not bytes
+        data = fh.read()
+    return digitise_page(data, tri, number, dpi, lang, timeout_s)
 
 
 def finish_document(
@@ -60,11 +100,10 @@ def finish_document(
     pages = sorted(pages, key=lambda p: p.number)
     classes = [classify_page(p) for p in pages]
     records: list[Record] = []
-    by_number = {p.number: p for p in pages}
     for span in split_documents(classes):
-        # split_documents numbers pages by position; map back to original numbers.
+        # split_documents numbers pages by position; map back to the original's numbers.
         span_pages = [pages[i - 1] for i in span.pages]
-        numbers = tuple(p.number for p in span_pages)
+        numbered = DocumentSpan(span.doc_type, span.confidence, tuple(p.number for p in span_pages))
         fields = extract_fields(span.doc_type, span_pages)
         suffix = 1
         while True:
@@ -73,8 +112,8 @@ def finish_document(
                 source=source,
                 sha256=sha256,
                 dossier_code=dossier_code,
-                span=type(span)(span.doc_type, span.confidence, numbers),
-                pages=[by_number[n] for n in numbers],
+                span=numbered,
+                pages=span_pages,
                 fields=fields,
                 suffix=suffix,
             )
@@ -87,6 +126,21 @@ def finish_document(
     return records
 
 
+def record_archive_pdf(record: Record, results: dict[int, PageResult]) -> bytes:
+    """The searchable PDF/A of one record, from its pages' archive images and text layers."""
+    return build_archive_pdf(
+        [
+            ArchivePage(
+                image=decode_image(results[n].archive_jpeg),
+                dpi=results[n].archive_dpi,
+                text_layer_pdf=results[n].page.text_layer_pdf,
+            )
+            for n in record.pages
+        ],
+        title=f"{record.doc_type} {record.document_id}",
+    )
+
+
 @dataclass
 class ProcessOptions:
     limits: Limits
@@ -95,7 +149,13 @@ class ProcessOptions:
     timeout_s: int = 300
 
 
-def process_bytes(
+@dataclass
+class ProcessedFile:
+    records: list[Record]
+    pages: dict[int, PageResult]
+
+
+def process_file(
     *,
     source: str,
     data: bytes,
@@ -104,39 +164,47 @@ def process_bytes(
     executor: Executor | None = None,
     dossier_code: str | None = None,
     on_page: Callable[[int, int], None] | None = None,
-) -> list[Record]:
+) -> ProcessedFile:
     """Digitise one file; a file that cannot be digitised gives one rejected record."""
     sha = sha256_of(data)
+    results: dict[int, PageResult] = {}
     try:
         tri = triage(data, options.limits)
-        images: Iterable[PageImage] = rasterise(data, tri, options.dpi, options.timeout_s)
-        jobs = [(p.image, p.number, p.dpi, options.lang) for p in images]
-        if executor is None:
-            pages = []
-            for job in jobs:
-                pages.append(_read_page_job(job))
+        with tempfile.NamedTemporaryFile(prefix="sohoa-original-") as original:
+            original.write(data)
+            original.flush()
+            jobs = [
+                (original.name, tri, n, options.dpi, options.lang, options.timeout_s)
+                for n in range(1, tri.page_count + 1)
+            ]
+            mapped = map(_page_job, jobs) if executor is None else executor.map(_page_job, jobs)
+            for result in mapped:
+                results[result.page.number] = result
                 if on_page:
-                    on_page(len(pages), len(jobs))
-        else:
-            pages = []
-            for page in executor.map(_read_page_job, jobs):
-                pages.append(page)
-                if on_page:
-                    on_page(len(pages), len(jobs))
+                    on_page(len(results), len(jobs))
     except errors.SohoaError as exc:
-        return [
-            rejected_record(
-                document_id=document_id,
-                source=source,
-                sha256=sha,
-                dossier_code=dossier_code,
-                code=exc.code,
-                message=exc.detail,
-            )
-        ]
-    return finish_document(
-        document_id=document_id, source=source, sha256=sha, dossier_code=dossier_code, pages=pages
+        rejected = rejected_record(
+            document_id=document_id,
+            source=source,
+            sha256=sha,
+            dossier_code=dossier_code,
+            code=exc.code,
+            message=exc.detail,
+        )
+        return ProcessedFile(records=[rejected], pages={})
+    records = finish_document(
+        document_id=document_id,
+        source=source,
+        sha256=sha,
+        dossier_code=dossier_code,
+        pages=[r.page for r in results.values()],
     )
+    return ProcessedFile(records=records, pages=results)
+
+
+def process_bytes(**kwargs: object) -> list[Record]:
+    """Records only (see process_file)."""
+    return process_file(**kwargs).records  # type: ignore[arg-type]
 
 
 def page_pool(workers: int | None = None) -> ProcessPoolExecutor:

@@ -38,40 +38,44 @@ def _image_dpi(img: Image.Image) -> int:
     return value if 50 <= value <= 1200 else DEFAULT_IMAGE_DPI
 
 
+def _render_pdf_page(src: Path, number: int, dpi: int, timeout_s: int) -> PageImage:
+    out = src.with_name(f"p{number}")
+    try:
+        proc = subprocess.run(
+            [
+                "pdftoppm",
+                "-r",
+                str(dpi),
+                "-f",
+                str(number),
+                "-l",
+                str(number),
+                "-singlefile",
+                str(src),
+                str(out),
+            ],
+            capture_output=True,
+            timeout=timeout_s,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise errors.PageTimeout(f"Rasterising page {number} took too long.") from exc
+    ppm = out.with_suffix(".ppm")
+    if proc.returncode != 0 or not ppm.exists():
+        raise errors.CorruptPdf(f"Page {number} of the PDF cannot be rendered.")
+    with Image.open(ppm) as img:
+        img.load()
+        page = img.convert("RGB")
+    ppm.unlink()
+    return PageImage(number=number, image=page, dpi=dpi)
+
+
 def _rasterise_pdf(data: bytes, triage: Triage, dpi: int, timeout_s: int) -> Iterator[PageImage]:
     with tempfile.TemporaryDirectory(prefix="sohoa-raster-") as tmp:
         src = Path(tmp, "in.pdf")
         src.write_bytes(data)
         for number in range(1, triage.page_count + 1):
-            out = Path(tmp, f"p{number}")
-            try:
-                proc = subprocess.run(
-                    [
-                        "pdftoppm",
-                        "-r",
-                        str(dpi),
-                        "-f",
-                        str(number),
-                        "-l",
-                        str(number),
-                        "-singlefile",
-                        str(src),
-                        str(out),
-                    ],
-                    capture_output=True,
-                    timeout=timeout_s,
-                    check=False,
-                )
-            except subprocess.TimeoutExpired as exc:
-                raise errors.PageTimeout(f"Rasterising page {number} took too long.") from exc
-            ppm = out.with_suffix(".ppm")
-            if proc.returncode != 0 or not ppm.exists():
-                raise errors.CorruptPdf(f"Page {number} of the PDF cannot be rendered.")
-            with Image.open(ppm) as img:
-                img.load()
-                page = img.convert("RGB")
-            ppm.unlink()
-            yield PageImage(number=number, image=page, dpi=dpi)
+            yield _render_pdf_page(src, number, dpi, timeout_s)
 
 
 def _rasterise_image(data: bytes, triage: Triage) -> Iterator[PageImage]:
@@ -94,6 +98,39 @@ def rasterise(
         yield from _rasterise_pdf(data, triage, dpi, timeout_s)
     else:
         yield from _rasterise_image(data, triage)
+
+
+def render_page(
+    data: bytes, triage: Triage, number: int, dpi: int = 300, timeout_s: int = 300
+) -> PageImage:
+    """Rasterise only page ``number`` (from 1): lets each page's task render its own page."""
+    if not 1 <= number <= triage.page_count:
+        raise ValueError(f"page {number} out of range 1..{triage.page_count}")
+    if triage.kind is FileKind.pdf:
+        with tempfile.TemporaryDirectory(prefix="sohoa-raster-") as tmp:
+            src = Path(tmp, "in.pdf")
+            src.write_bytes(data)
+            return _render_pdf_page(src, number, dpi, timeout_s)
+    try:
+        img = Image.open(io.BytesIO(data))
+        img.seek(number - 1)
+        frame = ImageOps.exif_transpose(img.copy()) or img.copy()
+        mode = "L" if frame.mode in ("1", "L", "I;16", "I") else "RGB"
+        return PageImage(number=number, image=frame.convert(mode), dpi=_image_dpi(img))
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise errors.UnreadableImage() from exc
+
+
+def encode_jpeg(image: Image.Image, quality: int = 80) -> bytes:
+    buf = io.BytesIO()
+    image.convert("L" if image.mode in ("1", "L") else "RGB").save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def decode_image(data: bytes) -> Image.Image:
+    img = Image.open(io.BytesIO(data))
+    img.load()
+    return img
 
 
 def encode_png(image: Image.Image, dpi: int) -> bytes:

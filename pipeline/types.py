@@ -52,6 +52,10 @@ class PageText:
     words: list[Word] = field(default_factory=list)
     rotation: int = 0  # degrees clockwise applied before OCR (0, 90, 180, 270)
     mean_confidence: float = 0.0
+    quality: PageQuality | None = None
+    #: Same OCR pass, other renderings; kept apart from to_dict (stored as their own files).
+    hocr: str = field(default="", repr=False, compare=False)
+    text_layer_pdf: bytes = field(default=b"", repr=False, compare=False)
 
     @property
     def lines(self) -> list[str]:
@@ -71,6 +75,7 @@ class PageText:
             "height": self.height,
             "rotation": self.rotation,
             "mean_confidence": self.mean_confidence,
+            "quality": self.quality.to_dict() if self.quality else None,
             "words": [
                 [w.text, w.confidence, w.left, w.top, w.width, w.height, w.line] for w in self.words
             ],
@@ -91,6 +96,7 @@ class PageText:
             rotation=int(d.get("rotation", 0)),  # type: ignore[call-overload]
             mean_confidence=float(d.get("mean_confidence", 0.0)),  # type: ignore[arg-type]
             words=words,
+            quality=PageQuality.from_dict(q) if isinstance(q := d.get("quality"), dict) else None,
         )
 
 

@@ -33,6 +33,35 @@ class RecordError(BaseModel):
     message: str
 
 
+class PageReport(BaseModel):
+    """Quality of one page: what preprocessing measured and did, and whether to re-scan."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    page: int = Field(description="Page number in the original, from 1.")
+    blur: float = Field(description="Sharpness (variance of the Laplacian); low is blurred.")
+    contrast: float = Field(ge=0.0, le=1.0)
+    brightness: float = Field(ge=0.0, le=1.0)
+    estimated_dpi: int = Field(description="From the height of the text, not the file's tag.")
+    rotation: int = Field(description="Quarter turn applied, degrees clockwise.")
+    skew_degrees: float = Field(description="Small rotation removed by deskewing.")
+    cropped: bool
+    perspective_corrected: bool
+    scale: float = Field(description="Enlargement applied before OCR.")
+    binarised: bool
+    mean_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    rescan_reasons: list[str] = Field(default_factory=list)
+
+
+class RecordWarning(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(description="Stable code; rescan_needed asks the operator to re-scan.")
+    page: int | None = None
+    reason: str = Field(description="Machine reason, e.g. too_blurred, too_dark, cut_off.")
+    message: str
+
+
 class Record(BaseModel):
     """One paper found in one ingested file."""
 
@@ -50,6 +79,8 @@ class Record(BaseModel):
     doc_type_confidence: float = Field(ge=0.0, le=1.0)
     fields: dict[str, FieldValue] = Field(default_factory=dict)
     text: str = Field(default="", description="OCR text in reading order.")
+    quality: list[PageReport] = Field(default_factory=list, description="One report per page.")
+    warnings: list[RecordWarning] = Field(default_factory=list)
     status: RecordStatus
     error: RecordError | None = None
 

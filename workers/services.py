@@ -52,12 +52,9 @@ def original_key(sha256: str) -> str:
     return f"originals/{sha256}"
 
 
-def page_image_key(document_id: str, number: int) -> str:
-    return f"pages/{document_id}/{number:04d}.png"
-
-
-def page_ocr_key(document_id: str, number: int) -> str:
-    return f"ocr/{document_id}/{number:04d}.json"
+def page_key(document_id: str, number: int, kind: str) -> str:
+    """Per-page artifacts: json (words, quality), hocr, textlayer.pdf, archive.jpg."""
+    return f"pages/{document_id}/{number:04d}.{kind}"
 
 
 def record_key(record_code: str, name: str) -> str:

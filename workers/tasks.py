@@ -1,8 +1,9 @@
-"""Thin Celery tasks: load inputs, call a pipeline stage, store outputs, record progress.
+"""Thin Celery tasks: load inputs, call pipeline stages, store outputs, record progress.
 
-rasterise_document -> chord(ocr_page x N) -> finish_document. Page tasks spread
-over every worker; each writes its OCR result to the store keyed by document
-and page, so a redelivered task finds its work done and returns at once.
+sohoa.rasterise (triage, fan out) -> chord(sohoa.ocr_page x N) -> sohoa.finish.
+Each page task rasterises, preprocesses and OCRs its own page, so pages of one
+scan spread over every worker. Its outputs are stored under keys made of the
+document and page, the JSON last: a redelivered task finds the JSON and returns.
 """
 
 from __future__ import annotations
@@ -15,29 +16,27 @@ from celery import chord
 from sqlalchemy import func, select, update
 
 from pipeline import errors
-from pipeline.assemble import archive_pdf
 from pipeline.intake import triage
-from pipeline.ocr import OcrEngine, TesseractEngine
-from pipeline.process import finish_document, read_page
-from pipeline.rasterise import decode_png, encode_png, rasterise
-from pipeline.types import PageText
+from pipeline.process import PageResult, digitise_page, finish_document, record_archive_pdf
+from pipeline.types import FileKind, PageText, Triage
 from schemas.db import Document, DocumentStatus, Page, RecordRow, utcnow
 from schemas.record import RecordStatus
 from workers.app import celery_app, services
-from workers.services import original_key, page_image_key, page_ocr_key, record_key
+from workers.services import original_key, page_key, record_key
 
 log = logging.getLogger(__name__)
 
-_engine: OcrEngine | None = None
-
 TRANSIENT = (errors.StorageUnavailable, errors.DatabaseUnavailable, errors.OcrFailed)
 
+_original_cache: dict[str, bytes] = {}
 
-def ocr_engine() -> OcrEngine:
-    global _engine
-    if _engine is None:
-        _engine = TesseractEngine(lang=services().settings.ocr_lang)
-    return _engine
+
+def _original(sha: str) -> bytes:
+    """The original, kept for the next page task of the same file in this process."""
+    if sha not in _original_cache:
+        _original_cache.clear()
+        _original_cache[sha] = services().store.get(original_key(sha))
+    return _original_cache[sha]
 
 
 def _set_status(document_id: str, status: str, **values: Any) -> None:
@@ -62,6 +61,7 @@ def _backoff(retries: int) -> int:
 
 @celery_app.task(name="sohoa.rasterise", bind=True, max_retries=5)
 def rasterise_document(self: Any, document_id: str) -> int:
+    """Triage the stored original and fan out one task per page."""
     svc = services()
     with svc.sessions() as session:
         doc = session.get(Document, document_id)
@@ -69,44 +69,79 @@ def rasterise_document(self: Any, document_id: str) -> int:
             return 0
         sha = doc.sha256
     try:
-        data = svc.store.get(original_key(sha))
-        tri = triage(data, svc.limits)
-        _set_status(document_id, DocumentStatus.rasterising, page_count=tri.page_count)
-        numbers = []
-        for page in rasterise(data, tri, svc.settings.raster_dpi, svc.settings.page_timeout_s):
-            key = page_image_key(document_id, page.number)
-            if not svc.store.exists(key):
-                svc.store.put(key, encode_png(page.image, page.dpi), "image/png")
-            numbers.append(page.number)
+        tri = triage(_original(sha), svc.limits)
     except TRANSIENT as exc:
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
     except errors.SohoaError as exc:
         _fail(document_id, exc)
         return 0
+    numbers = list(range(1, tri.page_count + 1))
     with svc.sessions() as session:
         existing = set(session.scalars(select(Page.number).where(Page.document_id == document_id)))
         for n in numbers:
             if n not in existing:
                 session.add(Page(document_id=document_id, number=n))
         session.commit()
-    _set_status(document_id, DocumentStatus.ocr)
-    chord(ocr_page.si(document_id, n) for n in numbers)(finish.si(document_id))
+    _set_status(document_id, DocumentStatus.ocr, page_count=tri.page_count)
+    triage_dict = {"kind": tri.kind.value, "page_count": tri.page_count, "mime": tri.mime}
+    chord(ocr_page.si(document_id, n, triage_dict) for n in numbers)(finish.si(document_id))
     return len(numbers)
 
 
+def _store_page(document_id: str, result: PageResult) -> None:
+    store = services().store
+    n = result.page.number
+    store.put(page_key(document_id, n, "archive.jpg"), result.archive_jpeg, "image/jpeg")
+    store.put(page_key(document_id, n, "hocr"), result.page.hocr.encode(), "text/html")
+    if result.page.text_layer_pdf:
+        store.put(
+            page_key(document_id, n, "textlayer.pdf"), result.page.text_layer_pdf, "application/pdf"
+        )
+    body = {**result.page.to_dict(), "archive_dpi": result.archive_dpi}
+    store.put(page_key(document_id, n, "json"), json.dumps(body).encode(), "application/json")
+
+
+def _load_page(document_id: str, number: int) -> PageResult:
+    store = services().store
+    body = json.loads(store.get(page_key(document_id, number, "json")))
+    page = PageText.from_dict(body)
+    layer_key = page_key(document_id, number, "textlayer.pdf")
+    page.text_layer_pdf = store.get(layer_key) if store.exists(layer_key) else b""
+    return PageResult(
+        page=page,
+        archive_jpeg=store.get(page_key(document_id, number, "archive.jpg")),
+        archive_dpi=int(body["archive_dpi"]),
+    )
+
+
 @celery_app.task(name="sohoa.ocr_page", bind=True, max_retries=5)
-def ocr_page(self: Any, document_id: str, number: int) -> int:
+def ocr_page(self: Any, document_id: str, number: int, triage_dict: dict[str, Any]) -> int:
+    """Rasterise, preprocess and OCR one page; skip if its result is already stored."""
     svc = services()
-    key = page_ocr_key(document_id, number)
+    settings = svc.settings
     try:
-        if not svc.store.exists(key):
-            image, dpi = decode_png(svc.store.get(page_image_key(document_id, number)))
-            page = read_page(image, number, dpi, ocr_engine())
-            svc.store.put(key, json.dumps(page.to_dict()).encode(), "application/json")
-            rotation, confidence = page.rotation, page.mean_confidence
+        if not svc.store.exists(page_key(document_id, number, "json")):
+            with svc.sessions() as session:
+                sha = session.scalar(select(Document.sha256).where(Document.id == document_id))
+            if sha is None:
+                return 0
+            tri = Triage(
+                kind=FileKind(triage_dict["kind"]),
+                page_count=int(triage_dict["page_count"]),
+                mime=str(triage_dict["mime"]),
+            )
+            result = digitise_page(
+                _original(sha),
+                tri,
+                number,
+                settings.raster_dpi,
+                settings.ocr_lang,
+                settings.page_timeout_s,
+            )
+            _store_page(document_id, result)
+            page = result.page
         else:
-            cached = PageText.from_dict(json.loads(svc.store.get(key)))
-            rotation, confidence = cached.rotation, cached.mean_confidence
+            page = _load_page(document_id, number).page
     except TRANSIENT as exc:
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
     except errors.SohoaError as exc:
@@ -116,7 +151,7 @@ def ocr_page(self: Any, document_id: str, number: int) -> int:
         session.execute(
             update(Page)
             .where(Page.document_id == document_id, Page.number == number)
-            .values(status="done", rotation=rotation, mean_confidence=confidence)
+            .values(status="done", rotation=page.rotation, mean_confidence=page.mean_confidence)
         )
         done = session.scalar(
             select(func.count()).where(Page.document_id == document_id, Page.status == "done")
@@ -128,6 +163,7 @@ def ocr_page(self: Any, document_id: str, number: int) -> int:
 
 @celery_app.task(name="sohoa.finish", bind=True, max_retries=5)
 def finish(self: Any, document_id: str) -> int:
+    """Classify, extract, store each record's artifacts and publish the records."""
     svc = services()
     with svc.sessions() as session:
         doc = session.get(Document, document_id)
@@ -146,38 +182,31 @@ def finish(self: Any, document_id: str) -> int:
         )
     _set_status(document_id, DocumentStatus.classifying)
     try:
-        pages = [
-            PageText.from_dict(json.loads(svc.store.get(page_ocr_key(document_id, n))))
-            for n in numbers
-        ]
+        results = {n: _load_page(document_id, n) for n in numbers}
         records = finish_document(
             document_id=document_id,
             source=source,
             sha256=sha,
             dossier_code=dossier,
-            pages=pages,
+            pages=[r.page for r in results.values()],
             code_taken=taken.__contains__,
         )
         rows = []
         for rec in records:
-            images = [
-                decode_png(svc.store.get(page_image_key(document_id, n)))[0] for n in rec.pages
-            ]
             body = rec.model_dump(mode="json")
             artifacts = {
                 "original": original_key(sha),
                 "json": record_key(rec.record_code, "record.json"),
                 "text": record_key(rec.record_code, "text.txt"),
                 "pdf": record_key(rec.record_code, "archive.pdf"),
+                "hocr": [page_key(document_id, n, "hocr") for n in rec.pages],
             }
+            svc.store.put(artifacts["pdf"], record_archive_pdf(rec, results), "application/pdf")
+            svc.store.put(artifacts["text"], rec.text.encode(), "text/plain; charset=utf-8")
             svc.store.put(
                 artifacts["json"],
                 json.dumps(body, ensure_ascii=False, indent=2).encode(),
                 "application/json",
-            )
-            svc.store.put(artifacts["text"], rec.text.encode(), "text/plain; charset=utf-8")
-            svc.store.put(
-                artifacts["pdf"], archive_pdf(images, svc.settings.raster_dpi), "application/pdf"
             )
             pid = rec.fields.get("personal_id")
             rows.append(

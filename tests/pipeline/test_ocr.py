@@ -57,6 +57,13 @@ def test_read_returns_words_with_boxes_in_reading_order(
     assert page.rotation == 0
 
 
+def test_one_pass_gives_hocr_and_text_layer(card: tuple[dict[str, str], PageText]) -> None:
+    fields, page = card
+    assert "class='ocr_page'" in page.hocr
+    assert fields["full_name"].split()[-1] in page.hocr
+    assert page.text_layer_pdf.startswith(b"%PDF")
+
+
 def test_page_text_round_trips_through_dict(card: tuple[dict[str, str], PageText]) -> None:
     _, page = card
     assert PageText.from_dict(page.to_dict()) == page

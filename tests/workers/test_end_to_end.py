@@ -7,10 +7,13 @@ the stored artifacts (by SHA-256) and the API's answer.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import pikepdf
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -67,7 +70,16 @@ def _run_id_card(
         record.sha256
     )
     artifacts = rows[0].artifacts
-    assert services.store.get(artifacts["pdf"]).startswith(b"%PDF")
+    pdf_bytes = services.store.get(artifacts["pdf"])
+    with pikepdf.open(io.BytesIO(pdf_bytes)) as pdf:
+        assert len(pdf.pages) == 2
+        assert pdf.open_metadata().pdfa_status == "2B"
+    layer = subprocess.run(
+        ["pdftotext", "-", "-"], input=pdf_bytes, capture_output=True, check=True
+    ).stdout.decode()
+    assert truth["personal_id"] in layer
+    assert [q.page for q in record.quality] == [1, 2]
+    assert all(len(services.store.get(k)) > 100 for k in artifacts["hocr"])
     stored = json.loads(services.store.get(artifacts["json"]))
     assert stored["record_code"] == record.record_code
     assert truth["personal_id"] in services.store.get(artifacts["text"]).decode()
