@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Annotated
 
@@ -87,7 +86,7 @@ def process(
 ) -> None:
     """Digitise files in this process, with no broker or database; print the records."""
     from pipeline.intake import check_dossier_code, safe_name
-    from pipeline.process import ProcessOptions, page_pool, process_file
+    from pipeline.process import ProcessOptions, page_pool, process_paths
     from pipeline.types import Limits
 
     _logging(verbose)
@@ -105,30 +104,17 @@ def process(
     )
     rejected = False
     every: list[Record] = []
+    named = [(safe_name(p.name), p) for p in files]
     with page_pool(jobs or None) as pool:
-        for path in files:
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                data = b""
-                err.print(f"[red]cannot read {safe_name(str(path))}: {exc.strerror}[/red]")
-            done = process_file(
-                source=safe_name(path.name),
-                data=data,
-                document_id=uuid.uuid4().hex,
-                options=options,
-                executor=pool,
-                dossier_code=dossier,
-            )
-            records = done.records
+        for done in process_paths(named, options, pool, dossier):
             if out_dir is not None:
                 _write_outputs(out_dir, done)
-            for rec in records:
+            for rec in done.records:
                 rejected = rejected or rec.status is RecordStatus.rejected
                 if as_json:
                     sys.stdout.write(rec.model_dump_json() + "\n")
                     sys.stdout.flush()
-            every.extend(records)
+            every.extend(done.records)
     if not as_json:
         out.print(_records_table(every))
     raise typer.Exit(2 if rejected else 0)

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 from PIL import Image
 
@@ -200,6 +202,66 @@ def process_file(
         pages=[r.page for r in results.values()],
     )
     return ProcessedFile(records=records, pages=results)
+
+
+def process_paths(
+    files: list[tuple[str, Path]],
+    options: ProcessOptions,
+    executor: Executor,
+    dossier_code: str | None = None,
+) -> Iterator[ProcessedFile]:
+    """Digitise many files with every page of every file queued on the pool at once.
+
+    Results come back file by file in order; a one-page file no longer leaves a
+    core idle while the next file waits.
+    """
+    queued: list[tuple[str, str, str, errors.SohoaError | None, list[Future[PageResult]]]] = []
+    for source, path in files:
+        document_id = uuid.uuid4().hex
+        try:
+            data = path.read_bytes()
+        except OSError:
+            data = b""
+        sha = sha256_of(data)
+        try:
+            tri = triage(data, options.limits)
+        except errors.SohoaError as exc:
+            queued.append((source, sha, document_id, exc, []))
+            continue
+        futures = [
+            executor.submit(
+                _page_job, (str(path), tri, n, options.dpi, options.lang, options.timeout_s)
+            )
+            for n in range(1, tri.page_count + 1)
+        ]
+        queued.append((source, sha, document_id, None, futures))
+    for source, sha, document_id, error, futures in queued:
+        results: dict[int, PageResult] = {}
+        try:
+            if error is not None:
+                raise error
+            for future in futures:
+                result = future.result()
+                results[result.page.number] = result
+        except errors.SohoaError as exc:
+            rejected = rejected_record(
+                document_id=document_id,
+                source=source,
+                sha256=sha,
+                dossier_code=dossier_code,
+                code=exc.code,
+                message=exc.detail,
+            )
+            yield ProcessedFile(records=[rejected], pages={})
+            continue
+        records = finish_document(
+            document_id=document_id,
+            source=source,
+            sha256=sha,
+            dossier_code=dossier_code,
+            pages=[r.page for r in results.values()],
+        )
+        yield ProcessedFile(records=records, pages=results)
 
 
 def process_bytes(**kwargs: object) -> list[Record]:
