@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint format samples schema clean bench-samples
+.PHONY: setup demo test lint format samples schema clean bench-samples bench-speed
 
 setup: $(STAMP)
 
@@ -47,6 +47,11 @@ schema: setup
 
 clean:
 	rm -rf var build *.egg-info
+
+## Pages/min and CPU s/page of `sohoa process` vs bare tesseract and OCRmyPDF; 1 -> 2 processes.
+bench-speed: setup
+	deploy/dev/system-deps.sh --bench
+	$(BIN)/python -m tests.bench.bench_speed
 
 ## Pages per minute of `sohoa process` on samples/, next to bare tesseract on the same pages.
 bench-samples: setup

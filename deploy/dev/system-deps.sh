@@ -2,9 +2,10 @@
 # Install the Debian packages sohoa needs, only those missing (fast when all are there).
 set -euo pipefail
 PKGS=(tesseract-ocr tesseract-ocr-vie tesseract-ocr-osd poppler-utils fonts-dejavu-core python3-venv)
-if [[ "${1:-}" == "--services" ]]; then
-  PKGS+=(redis-server rabbitmq-server postgresql)
-fi
+case "${1:-}" in
+  --services) PKGS+=(redis-server rabbitmq-server postgresql) ;;
+  --bench) PKGS+=(ghostscript) ;;  # OCRmyPDF, the speed benchmark's yardstick, needs it
+esac
 missing=()
 for p in "${PKGS[@]}"; do
   # python3-venv is moot where python3 already makes venvs (e.g. pyenv builds).
