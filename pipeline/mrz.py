@@ -1,0 +1,137 @@
+"""Machine-readable zone of chip ID cards (ICAO 9303 TD1: three lines of 30).
+
+The MRZ carries check digits, which makes it the most reliable printed source on
+the card: a field whose check digit holds is almost certainly read right. OCR
+reads ``<`` as ``K``/``«`` and swaps O/0, I/1 and the like; the parser repairs
+what the field's alphabet allows and lets the check digits judge.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+_WEIGHTS = (7, 3, 1)
+_TO_DIGIT = str.maketrans(
+    {
+        "O": "0",
+        "Q": "0",
+        "D": "0",
+        "I": "1",
+        "L": "1",
+        "Z": "2",
+        "S": "5",
+        "B": "8",
+        "G": "6",
+        "T": "7",
+    }
+)
+_TO_ALPHA = str.maketrans({"0": "O", "1": "I", "5": "S", "8": "B", "2": "Z", "6": "G"})
+
+
+def check_digit(text: str) -> int:
+    """ICAO 9303 check digit: weights 7, 3, 1; A=10 … Z=35, '<'=0."""
+    total = 0
+    for i, ch in enumerate(text):
+        if ch.isdigit():
+            value = int(ch)
+        elif "A" <= ch <= "Z":
+            value = ord(ch) - 55
+        else:
+            value = 0
+        total += value * _WEIGHTS[i % 3]
+    return total % 10
+
+
+def _clean(line: str) -> str:
+    line = line.upper().replace(" ", "")
+    line = re.sub(r"[«‹<(\[{]|K(?=<)|(?<=<)K", "<", line)
+    line = re.sub(r"[^A-Z0-9<]", "", line)
+    return (line + "<" * 30)[:30]
+
+
+def _digits(text: str) -> str:
+    return text.translate(_TO_DIGIT)
+
+
+def _yymmdd(text: str, future: bool) -> str | None:
+    if not re.fullmatch(r"\d{6}", text):
+        return None
+    yy, mm, dd = int(text[:2]), int(text[2:4]), int(text[4:])
+    this = date.today().year % 100
+    # Birth dates are in the past; expiry dates (cards issued since 2016) in this century.
+    century = 2000 if future or yy <= this else 1900
+    try:
+        return date(century + yy, mm, dd).isoformat()
+    except ValueError:
+        return None
+
+
+@dataclass
+class Mrz:
+    """What the TD1 zone says, and which check digits held."""
+
+    document_number: str  # 9 characters on line 1 (last 9 digits of the ID number)
+    personal_id: str | None  # the 12-digit number in the optional data, if present
+    date_of_birth: str | None  # ISO
+    sex: str | None  # male / female
+    expiry_date: str | None  # ISO
+    nationality: str
+    surname: str
+    given_names: str
+    checks: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.surname, self.given_names) if p)
+
+    @property
+    def valid(self) -> bool:
+        return bool(self.checks) and all(self.checks.values())
+
+
+def find_td1(lines: list[str]) -> list[str] | None:
+    """The three MRZ lines among OCR lines: the one starting with ID + country and the next two."""
+    cleaned = [_clean(x) for x in lines]
+    for i, line in enumerate(cleaned[:-2]):
+        raw = lines[i].upper().replace(" ", "")
+        if re.match(r"^[I1][D0O][A-Z<]{3}", raw) and len(raw) >= 20:
+            return [line, cleaned[i + 1], cleaned[i + 2]]
+    return None
+
+
+def parse_td1(lines: list[str]) -> Mrz | None:
+    """Parse three TD1 lines (OCR'd or not); None when they do not look like a TD1 zone."""
+    if len(lines) != 3:
+        return None
+    l1, l2, l3 = (_clean(x) for x in lines)
+    doc_no = _digits(l1[5:14])
+    optional = l1[15:30]
+    pid_match = re.match(r"[0-9OQDILZSBGT]{12}", optional.replace("<", ""))
+    personal_id = _digits(pid_match.group(0)) if pid_match else None
+    dob_raw, exp_raw = _digits(l2[0:6]), _digits(l2[8:14])
+    sex = {"M": "male", "F": "female"}.get(l2[7])
+    checks = {
+        "document_number": l1[14].translate(_TO_DIGIT) == str(check_digit(doc_no)),
+        "date_of_birth": _digits(l2[6]) == str(check_digit(dob_raw)),
+        "expiry_date": _digits(l2[14]) == str(check_digit(exp_raw)),
+    }
+    composite = l1[5:30] + dob_raw + _digits(l2[6]) + exp_raw + _digits(l2[14]) + l2[18:29]
+    checks["composite"] = _digits(l2[29]) == str(check_digit(composite))
+    names = l3.split("<<", 1)
+    surname = names[0].replace("<", " ").strip().translate(_TO_ALPHA)
+    given = names[1].replace("<", " ").strip().translate(_TO_ALPHA) if len(names) > 1 else ""
+    if personal_id and personal_id[-9:] != doc_no:
+        checks["personal_id"] = False
+    return Mrz(
+        document_number=doc_no,
+        personal_id=personal_id,
+        date_of_birth=_yymmdd(dob_raw, future=False),
+        sex=sex,
+        expiry_date=_yymmdd(exp_raw, future=True),
+        nationality=l2[15:18].translate(_TO_ALPHA),
+        surname=re.sub(r"\s+", " ", surname),
+        given_names=re.sub(r"\s+", " ", given),
+        checks=checks,
+    )
