@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint format samples schema clean bench-samples bench-speed
+.PHONY: setup demo test lint format samples schema clean bench-samples bench-speed train
 
 setup: $(STAMP)
 
@@ -52,6 +52,10 @@ clean:
 bench-speed: setup
 	deploy/dev/system-deps.sh --bench
 	$(BIN)/python -m tests.bench.bench_speed
+
+## Train the document-type classifier on OCR text of the generated corpus.
+train: setup
+	$(BIN)/python -m tests.train
 
 ## Pages per minute of `sohoa process` on samples/, next to bare tesseract on the same pages.
 bench-samples: setup
