@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint format samples schema clean bench-samples bench-speed train
+.PHONY: setup demo test lint format samples schema clean bench-samples bench-speed train bench-accuracy
 
 setup: $(STAMP)
 
@@ -52,6 +52,10 @@ clean:
 bench-speed: setup
 	deploy/dev/system-deps.sh --bench
 	$(BIN)/python -m tests.bench.bench_speed
+
+## Character error rate of sohoa's text vs bare tesseract (-l vie, --psm 1) on a seeded degraded corpus.
+bench-accuracy: setup
+	$(BIN)/python -m tests.bench.bench_accuracy
 
 ## Train the document-type classifier on OCR text of the generated corpus.
 train: setup
