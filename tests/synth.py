@@ -1126,8 +1126,45 @@ def _render(
             page.lines.append(" ".join(text.split()))
             y += px * (v.spacing + 0.1 if line.style == "title" else v.spacing)
         page.shown.update(line.fields)
+    if kind == "citizen_id_card_back":
+        _draw_qr(image, fields, px_per_mm)
     image.info["dpi"] = (dpi, dpi)
     return page
+
+
+def card_qr_payload(f: dict[str, str]) -> str:
+    """The chip card's QR text: ID|old ID|name|ddMMyyyy birth|sex|address|ddMMyyyy issue."""
+
+    def compact(dmy: str) -> str:
+        return dmy.replace("/", "")
+
+    return "|".join(
+        [
+            f["personal_id"],
+            f["personal_id"][-9:],
+            f["full_name"],
+            compact(f["date_of_birth"]),
+            f["sex"],
+            f.get("place_of_residence", ""),
+            compact(f.get("issue_date", "")),
+        ]
+    )
+
+
+def _draw_qr(image: Image.Image, fields: dict[str, str], px_per_mm: float) -> None:
+    """The QR code in the card back's empty top-left corner (where the chip would be)."""
+    import io as _io
+
+    import segno
+
+    qr = segno.make(card_qr_payload(fields), error="m", micro=False)
+    modules = qr.symbol_size(scale=1, border=2)[0]
+    scale = max(2, round(34 * px_per_mm) // modules)  # whole pixels per module
+    buf = _io.BytesIO()
+    qr.save(buf, kind="png", scale=scale, border=2)
+    buf.seek(0)
+    code = Image.open(buf).convert("RGB")
+    image.paste(code, (round(9 * px_per_mm), round(7 * px_per_mm)))
 
 
 def render_page(
