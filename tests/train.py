@@ -121,8 +121,12 @@ def main() -> None:
         intercept=clf.intercept_.astype(np.float32),
         n_features=N_FEATURES,
         ngrams=NGRAMS,
-        meta={"corpus_seed": args.seed, "corpus_files": len(truths), "pages": len(jobs),
-              "held_out_macro_f1": round(float(macro), 4)},
+        meta={
+            "corpus_seed": args.seed,
+            "corpus_files": len(truths),
+            "pages": len(jobs),
+            "held_out_macro_f1": round(float(macro), 4),
+        },
     )
     model.save(args.out)
     print(f"wrote {args.out}")

@@ -81,9 +81,20 @@ def as_pdfs(files: list[Path], tmp: Path) -> list[Path]:
 
 def run_sohoa(files: list[Path], jobs: int) -> int:
     done = subprocess.run(
-        [sys.executable, "-m", "api.cli", "process", "--json", "--jobs", str(jobs),
-         *map(str, files)],
-        capture_output=True, text=True, env=_env(), check=False,
+        [
+            sys.executable,
+            "-m",
+            "api.cli",
+            "process",
+            "--json",
+            "--jobs",
+            str(jobs),
+            *map(str, files),
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        check=False,
     )
     pages = 0
     for line in done.stdout.splitlines():
@@ -107,11 +118,15 @@ def main() -> None:
     rows: list[dict[str, object]] = []
 
     def row(name: str, pages: int, wall: float, cpu: float) -> None:
-        rows.append({
-            "run": name, "pages": pages, "wall_s": round(wall, 2),
-            "pages_per_min": round(60 * pages / wall, 1) if wall else 0.0,
-            "cpu_s_per_page": round(cpu / max(pages, 1), 3),
-        })
+        rows.append(
+            {
+                "run": name,
+                "pages": pages,
+                "wall_s": round(wall, 2),
+                "pages_per_min": round(60 * pages / wall, 1) if wall else 0.0,
+                "cpu_s_per_page": round(cpu / max(pages, 1), 3),
+            }
+        )
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -126,8 +141,12 @@ def main() -> None:
         row("sohoa process, 1 process", counted["n"], wall, cpu)
 
         def tesseract(p: Path) -> None:
-            subprocess.run(["tesseract", str(p), "-", "-l", "vie"], capture_output=True,
-                           env=_env(), check=False)
+            subprocess.run(
+                ["tesseract", str(p), "-", "-l", "vie"],
+                capture_output=True,
+                env=_env(),
+                check=False,
+            )
 
         def tesseract_all() -> None:
             with ThreadPoolExecutor(2) as pool:
@@ -137,11 +156,26 @@ def main() -> None:
         row("tesseract -l vie, 2 at a time", n_pages, wall, cpu)
 
         if not args.skip_ocrmypdf and shutil.which("gs"):
+
             def ocrmypdf(p: Path) -> None:
                 subprocess.run(
-                    [sys.executable, "-m", "ocrmypdf", "--rotate-pages", "--deskew", "-l", "vie",
-                     "-j", "1", "-q", str(p), str(tmp / f"ocrmypdf-{p.name}")],
-                    capture_output=True, env=_env(), check=False,
+                    [
+                        sys.executable,
+                        "-m",
+                        "ocrmypdf",
+                        "--rotate-pages",
+                        "--deskew",
+                        "-l",
+                        "vie",
+                        "-j",
+                        "1",
+                        "-q",
+                        str(p),
+                        str(tmp / f"ocrmypdf-{p.name}"),
+                    ],
+                    capture_output=True,
+                    env=_env(),
+                    check=False,
                 )
 
             def ocrmypdf_all() -> None:
@@ -159,18 +193,31 @@ def main() -> None:
     print(f"corpus: {len(files)} files, {n_pages} pages ({corpus})")
     print(f"{'run':48} {'pages':>5} {'wall s':>7} {'pages/min':>9} {'CPU s/page':>10}")
     for r in rows:
-        print(f"{r['run']:48} {r['pages']:5} {r['wall_s']:7} {r['pages_per_min']:9} "
-              f"{r['cpu_s_per_page']:10}")
+        print(
+            f"{r['run']:48} {r['pages']:5} {r['wall_s']:7} {r['pages_per_min']:9} "
+            f"{r['cpu_s_per_page']:10}"
+        )
     print(f"sohoa speed-up 1 -> 2 processes: {speedup:.2f}x (target >= 1.8)")
     print(f"sohoa CPU per page / bare tesseract: {cpu_ratio:.2f} (target <= 1.3)")
     ocr = by.get("ocrmypdf --rotate-pages --deskew, 2 at a time")
     if ocr:
-        print(f"sohoa pages/min / ocrmypdf: "
-              f"{float(two['pages_per_min']) / float(ocr['pages_per_min']):.2f} (target >= 1)")  # type: ignore[arg-type]
+        print(
+            f"sohoa pages/min / ocrmypdf: "
+            f"{float(two['pages_per_min']) / float(ocr['pages_per_min']):.2f} (target >= 1)"
+        )  # type: ignore[arg-type]
     OUT.mkdir(exist_ok=True)
-    (OUT / "speed.json").write_text(json.dumps(
-        {"rows": rows, "speedup_1_to_2": round(speedup, 2), "cpu_ratio_vs_tesseract":
-         round(cpu_ratio, 2), "files": len(files), "pages": n_pages}, indent=2))
+    (OUT / "speed.json").write_text(
+        json.dumps(
+            {
+                "rows": rows,
+                "speedup_1_to_2": round(speedup, 2),
+                "cpu_ratio_vs_tesseract": round(cpu_ratio, 2),
+                "files": len(files),
+                "pages": n_pages,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -69,7 +69,8 @@ def test_text_layer_holds_the_ocr_text_in_place(read_pages, tmp_path: Path, scal
     # another resolution than the OCR image: the text layer is scaled to the page).
     bbox = subprocess.run(
         ["pdftotext", "-bbox", "-f", "1", "-l", "1", str(path), "-"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     ).stdout
     surname = fields_first = read_pages[0][2]["full_name"].split()[0]
     word = next(w for w in read_pages[0][1].words if w.text == fields_first)
