@@ -18,7 +18,7 @@ from datetime import date
 
 from config.taxonomy import DOC_TYPES
 from pipeline.classify import fold
-from pipeline.types import ExtractedField, PageText, Word
+from pipeline.types import ExtractedField, PageText, Reread, Word
 
 #: A value that fails its cross-check keeps this share of its confidence.
 FAILED_CHECK_FACTOR = 0.5
@@ -424,7 +424,9 @@ def _serial(lines: list[_Line]) -> _Found | None:
 # --------------------------------------------------------------------------- stage
 
 
-def extract_fields(doc_type: str, pages: list[PageText]) -> dict[str, ExtractedField]:
+def extract_fields(
+    doc_type: str, pages: list[PageText], reread: Reread | None = None
+) -> dict[str, ExtractedField]:
     """Fields of one paper found on its pages; a field not found is left out."""
     lines = _lines(pages)
     found: dict[str, _Found] = {}

@@ -37,6 +37,10 @@ class OcrEngine(Protocol):
         """Words with boxes and confidences of one upright page."""
         ...
 
+    def read_line(self, image: Image.Image, dpi: int, whitelist: str = "") -> tuple[str, float]:
+        """One line of text from a small crop (a field's second read), with its confidence."""
+        ...
+
 
 class TesseractEngine:
     """Tesseract through pytesseract: one process per call, one thread each."""
@@ -113,6 +117,31 @@ class TesseractEngine:
         page.hocr = hocr
         page.text_layer_pdf = text_pdf
         return page
+
+    def read_line(self, image: Image.Image, dpi: int, whitelist: str = "") -> tuple[str, float]:
+        """A cheap second read of one field's crop: single-line mode, optional whitelist."""
+        config = f"--psm 7 --dpi {dpi}"
+        if whitelist:
+            config += f" -c tessedit_char_whitelist={whitelist}"
+        try:
+            data = pytesseract.image_to_data(
+                image,
+                lang=self.lang,
+                config=config,
+                output_type=pytesseract.Output.DICT,
+                timeout=self.timeout_s,
+            )
+        except (pytesseract.TesseractError, RuntimeError, OSError) as exc:
+            raise OcrFailed(f"line re-read failed: {type(exc).__name__}") from exc
+        words = [
+            (str(t).strip(), float(str(c)))
+            for t, c in zip(data["text"], data["conf"], strict=True)
+            if str(t).strip() and float(str(c)) >= 0
+        ]
+        if not words:
+            return "", 0.0
+        text = unicodedata.normalize("NFC", " ".join(w for w, _ in words))
+        return text, min(c for _, c in words) / 100.0
 
 
 _BBOX = re.compile(r"bbox (\d+) (\d+) (\d+) (\d+)")

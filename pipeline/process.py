@@ -10,6 +10,7 @@ page image crosses a process boundary.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -27,8 +28,9 @@ from pipeline.extract import extract_fields
 from pipeline.intake import sha256_of, triage
 from pipeline.ocr import OcrEngine, TesseractEngine
 from pipeline.preprocess import prepare_page
+from pipeline.qr import decode_qr
 from pipeline.rasterise import decode_image, encode_jpeg, render_page
-from pipeline.types import DocumentSpan, Limits, PageText, Triage
+from pipeline.types import DocumentSpan, Limits, PageText, Reread, Triage
 from schemas.record import Record
 
 #: A page with words read at a lower mean confidence than this asks for a re-scan.
@@ -36,6 +38,9 @@ LOW_OCR_CONFIDENCE = 0.6
 ARCHIVE_JPEG_QUALITY = 80
 
 _ENGINES: dict[tuple[str, int], OcrEngine] = {}
+_MRZ_HINT = re.compile(r"[I1][D0O]VNM")
+#: Margin around a word box for a second read, in fractions of the box height.
+_REREAD_PAD = 0.35
 
 
 def _engine(lang: str, timeout_s: int) -> OcrEngine:
@@ -60,6 +65,8 @@ def read_page(image: Image.Image, number: int, dpi: int, engine: OcrEngine) -> P
     assert isinstance(prepared.ocr_image, Image.Image)
     assert isinstance(prepared.archive_image, Image.Image)
     page = engine.read(prepared.ocr_image, number=number, dpi=prepared.ocr_dpi)
+    if _MRZ_HINT.search(page.text.replace(" ", "")):  # a card's back: its QR is ground truth
+        page.qr = decode_qr(prepared.archive_image)
     quality = prepared.quality
     quality.mean_confidence = round(page.mean_confidence, 4)
     if (
@@ -89,6 +96,42 @@ def _page_job(args: tuple[str, Triage, int, int, str, int]) -> PageResult:
     return digitise_page(data, tri, number, dpi, lang, timeout_s)
 
 
+def make_reread(
+    archive: Callable[[int], tuple[Image.Image, int]],
+    pages: dict[int, PageText],
+    engine: OcrEngine,
+) -> Reread:
+    """Second reads from the archive copy: the OCR box scaled to it, padded, read as one line."""
+
+    def reread(
+        number: int, box: tuple[int, int, int, int], whitelist: str
+    ) -> tuple[str, float] | None:
+        page = pages.get(number)
+        if page is None or page.width == 0:
+            return None
+        image, dpi = archive(number)
+        scale = image.width / page.width
+        left, top, width, height = box
+        pad = _REREAD_PAD * height
+        crop = image.convert("L").crop(
+            (
+                max(0, round((left - pad) * scale)),
+                max(0, round((top - pad) * scale)),
+                min(image.width, round((left + width + pad) * scale)),
+                min(image.height, round((top + height + pad) * scale)),
+            )
+        )
+        if crop.width < 4 or crop.height < 4:
+            return None
+        try:
+            text, confidence = engine.read_line(crop, dpi, whitelist)
+        except errors.SohoaError:
+            return None
+        return (text, confidence) if text else None
+
+    return reread
+
+
 def finish_document(
     *,
     document_id: str,
@@ -97,6 +140,7 @@ def finish_document(
     dossier_code: str | None,
     pages: list[PageText],
     code_taken: Callable[[str], bool] = lambda _code: False,
+    reread: Reread | None = None,
 ) -> list[Record]:
     """Classify, split, extract and assemble: one record per paper found."""
     pages = sorted(pages, key=lambda p: p.number)
@@ -106,7 +150,7 @@ def finish_document(
         # split_documents numbers pages by position; map back to the original's numbers.
         span_pages = [pages[i - 1] for i in span.pages]
         numbered = DocumentSpan(span.doc_type, span.confidence, tuple(p.number for p in span_pages))
-        fields = extract_fields(span.doc_type, span_pages)
+        fields = extract_fields(span.doc_type, span_pages, reread=reread)
         suffix = 1
         while True:
             rec = assemble_record(
@@ -149,6 +193,19 @@ class ProcessOptions:
     dpi: int = 300
     lang: str = "vie"
     timeout_s: int = 300
+
+
+def reread_from(results: dict[int, PageResult], lang: str, timeout_s: int) -> Reread:
+    """Second reads on the pages' archive copies (decoded on demand, once per page)."""
+    decoded: dict[int, Image.Image] = {}
+
+    def archive(number: int) -> tuple[Image.Image, int]:
+        if number not in decoded:
+            decoded[number] = decode_image(results[number].archive_jpeg)
+        return decoded[number], results[number].archive_dpi
+
+    pages = {n: r.page for n, r in results.items()}
+    return make_reread(archive, pages, _engine(lang, timeout_s))
 
 
 @dataclass
@@ -200,6 +257,7 @@ def process_file(
         sha256=sha,
         dossier_code=dossier_code,
         pages=[r.page for r in results.values()],
+        reread=reread_from(results, options.lang, options.timeout_s),
     )
     return ProcessedFile(records=records, pages=results)
 
@@ -260,6 +318,7 @@ def process_paths(
             sha256=sha,
             dossier_code=dossier_code,
             pages=[r.page for r in results.values()],
+            reread=reread_from(results, options.lang, options.timeout_s),
         )
         yield ProcessedFile(records=records, pages=results)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -53,6 +54,7 @@ class PageText:
     rotation: int = 0  # degrees clockwise applied before OCR (0, 90, 180, 270)
     mean_confidence: float = 0.0
     quality: PageQuality | None = None
+    qr: str | None = None  # a QR code's text on this page (chip ID cards), when one decoded
     #: Same OCR pass, other renderings; kept apart from to_dict (stored as their own files).
     hocr: str = field(default="", repr=False, compare=False)
     text_layer_pdf: bytes = field(default=b"", repr=False, compare=False)
@@ -76,6 +78,7 @@ class PageText:
             "rotation": self.rotation,
             "mean_confidence": self.mean_confidence,
             "quality": self.quality.to_dict() if self.quality else None,
+            "qr": self.qr,
             "words": [
                 [w.text, w.confidence, w.left, w.top, w.width, w.height, w.line] for w in self.words
             ],
@@ -97,6 +100,7 @@ class PageText:
             mean_confidence=float(d.get("mean_confidence", 0.0)),  # type: ignore[arg-type]
             words=words,
             quality=PageQuality.from_dict(q) if isinstance(q := d.get("quality"), dict) else None,
+            qr=str(d["qr"]) if d.get("qr") else None,
         )
 
 
@@ -116,6 +120,11 @@ class DocumentSpan:
     doc_type: str
     confidence: float
     pages: tuple[int, ...]
+
+
+#: Re-read a box of a page (page number, (left, top, width, height) in the page's OCR
+#: coordinates, allowed characters) as a single line: (text, confidence) or None.
+Reread = Callable[[int, tuple[int, int, int, int], str], "tuple[str, float] | None"]
 
 
 @dataclass(frozen=True)

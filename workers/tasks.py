@@ -17,7 +17,13 @@ from sqlalchemy import func, select, update
 
 from pipeline import errors
 from pipeline.intake import triage
-from pipeline.process import PageResult, digitise_page, finish_document, record_archive_pdf
+from pipeline.process import (
+    PageResult,
+    digitise_page,
+    finish_document,
+    record_archive_pdf,
+    reread_from,
+)
 from pipeline.types import FileKind, PageText, Triage
 from schemas.db import Document, DocumentStatus, Page, RecordRow, utcnow
 from schemas.record import RecordStatus
@@ -190,6 +196,7 @@ def finish(self: Any, document_id: str) -> int:
             dossier_code=dossier,
             pages=[r.page for r in results.values()],
             code_taken=taken.__contains__,
+            reread=reread_from(results, svc.settings.ocr_lang, svc.settings.page_timeout_s),
         )
         rows = []
         for rec in records:
