@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from config.taxonomy import DOC_TYPES
+from pipeline.doctype_model import DocTypeModel, default_model
 from pipeline.types import DocumentSpan, PageClass, PageText, Word
 
 #: Patterns printed in mixed case; every other title is printed in capitals.
@@ -149,8 +150,8 @@ def _id_back(lines: list[list[Word]]) -> float:
     return 0.0
 
 
-def classify_page(page: PageText) -> PageClass:
-    """Doc type of one page from its title; an untitled page only continues a paper."""
+def _title_class(page: PageText) -> PageClass:
+    """What the title rules say: a fuzzy title in the top fifth, or a card's back."""
     lines = _lines(page)
     limit = page.height / 5
     top = [ln for ln in lines if min(w.top for w in ln) < limit]
@@ -163,12 +164,49 @@ def classify_page(page: PageText) -> PageClass:
     return PageClass("unknown", 0.0, has_title=False)
 
 
+#: Below this a paper's type is not trusted: it becomes "unknown".
+MIN_DOCUMENT_CONFIDENCE = 0.5
+#: The model alone may name a page whose title was lost when it is at least this sure.
+MODEL_ALONE = 0.9
+#: A title that the model finds this unlikely is doubted (confidence lowered).
+MODEL_DOUBT = 0.05
+
+
+def classify_page(page: PageText, model: DocTypeModel | None = None) -> PageClass:
+    """Doc type of one page: title rules first, the n-gram model to confirm or fill in.
+
+    A title the model agrees with keeps its ratio; one it finds very unlikely loses
+    confidence. A page with no readable title takes the model's answer only when
+    the model is sure; otherwise it continues the paper before it.
+    """
+    ruled = _title_class(page)
+    model = model if model is not None else default_model()
+    if model is None or not page.words:
+        return ruled
+    probs = model.probabilities(page.text)
+    best = max(probs, key=probs.__getitem__)
+    if ruled.has_title or ruled.doc_type != "unknown":
+        agree = probs.get(ruled.doc_type, 0.0)
+        confidence = ruled.confidence
+        if agree < MODEL_DOUBT:
+            confidence *= 0.5
+        elif best == ruled.doc_type:
+            confidence = max(confidence, min(1.0, (confidence + agree) / 2 + 0.1))
+        return PageClass(ruled.doc_type, round(confidence, 3), ruled.has_title)
+    if best != "unknown" and probs[best] >= MODEL_ALONE:
+        return PageClass(best, round(probs[best], 3), has_title=False, by_model=True)
+    return ruled
+
+
 _ID_CARDS = ("citizen_id_card", "legacy_id_card")
 
 
 def _starts_paper(page: PageClass, current: str) -> bool:
-    """A title starts a paper; so does a card's back that follows no card."""
+    """A title starts a paper; so does a card's back that follows no card, and a page
+    the model is sure belongs to another kind of paper than the one before it."""
     if page.has_title:
+        return True
+    if page.by_model and page.doc_type != current:
         return True
     return page.doc_type in _ID_CARDS and current not in _ID_CARDS
 
@@ -185,4 +223,8 @@ def split_documents(classes: list[PageClass]) -> list[DocumentSpan]:
             spans[-1][2].append(number)
         else:
             spans.append((cls.doc_type, cls.confidence, [number]))
-    return [DocumentSpan(t, c, tuple(p)) for t, c, p in spans]
+    # A paper typed with too little confidence is "unknown" for a human to name, not a guess.
+    return [
+        DocumentSpan(t if c >= MIN_DOCUMENT_CONFIDENCE else "unknown", c, tuple(p))
+        for t, c, p in spans
+    ]

@@ -111,6 +111,7 @@ class PageClass:
     doc_type: str  # taxonomy code or "unknown"
     confidence: float
     has_title: bool  # a title starts a new document; no title continues the previous one
+    by_model: bool = False  # typed by the n-gram model alone (no readable title)
 
 
 @dataclass(frozen=True)
