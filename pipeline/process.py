@@ -24,7 +24,7 @@ from pipeline import errors
 from pipeline.archive import ArchivePage, build_archive_pdf
 from pipeline.assemble import assemble_record, rejected_record
 from pipeline.classify import classify_page, split_documents
-from pipeline.extract import extract_fields
+from pipeline.extract import extract_document
 from pipeline.intake import sha256_of, triage
 from pipeline.ocr import OcrEngine, TesseractEngine
 from pipeline.preprocess import prepare_page
@@ -150,7 +150,7 @@ def finish_document(
         # split_documents numbers pages by position; map back to the original's numbers.
         span_pages = [pages[i - 1] for i in span.pages]
         numbered = DocumentSpan(span.doc_type, span.confidence, tuple(p.number for p in span_pages))
-        fields = extract_fields(span.doc_type, span_pages, reread=reread)
+        extraction = extract_document(span.doc_type, span_pages, reread=reread)
         suffix = 1
         while True:
             rec = assemble_record(
@@ -160,8 +160,9 @@ def finish_document(
                 dossier_code=dossier_code,
                 span=numbered,
                 pages=span_pages,
-                fields=fields,
+                fields=extraction.fields,
                 suffix=suffix,
+                disagreements=extraction.record_disagreements(),
             )
             if not code_taken(rec.record_code) and all(
                 r.record_code != rec.record_code for r in records
@@ -328,6 +329,16 @@ def process_bytes(**kwargs: object) -> list[Record]:
     return process_file(**kwargs).records  # type: ignore[arg-type]
 
 
+def single_threaded() -> None:
+    """Parallelism comes from page processes: keep OpenCV and Tesseract to one thread each."""
+    import cv2
+
+    cv2.setNumThreads(1)
+    os.environ["OMP_THREAD_LIMIT"] = "1"
+
+
 def page_pool(workers: int | None = None) -> ProcessPoolExecutor:
-    """One OCR process per core: Tesseract runs single-threaded (OMP_THREAD_LIMIT=1)."""
-    return ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1)
+    """One OCR process per core, each single-threaded."""
+    return ProcessPoolExecutor(
+        max_workers=workers or os.cpu_count() or 1, initializer=single_threaded
+    )

@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 from celery import Celery
+from celery.signals import worker_process_init
 
 from config.settings import Settings, load_settings
 
@@ -61,6 +62,13 @@ def _forget_connections() -> None:
     celery_app.__dict__.pop("amqp", None)
     celery_app._backend_cache = None
     celery_app._local = threading.local()
+
+
+@worker_process_init.connect
+def _single_threaded(**_kwargs: Any) -> None:
+    from pipeline.process import single_threaded
+
+    single_threaded()
 
 
 def services() -> Any:
