@@ -1,4 +1,4 @@
-"""The `sohoa` command line: process, ingest, watch, worker, serve, apikey, demo."""
+"""The `sohoa` command line: process, ingest, watch, worker, serve, apikey, audit, demo."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ from schemas.record import Record, RecordStatus
 app = typer.Typer(add_completion=False, help="sohoa: digitise scans into reusable records.")
 apikey_app = typer.Typer(help="Manage API keys.")
 app.add_typer(apikey_app, name="apikey")
+audit_app = typer.Typer(help="The hash-chained audit log.")
+app.add_typer(audit_app, name="audit")
 out = Console()
 err = Console(stderr=True)
 
@@ -46,6 +48,20 @@ def _services(settings: Settings):  # type: ignore[no-untyped-def]
     except errors.SohoaError as exc:
         err.print(f"[red]{exc.code}[/red]: {exc.detail}")
         raise typer.Exit(exc.exit_status) from exc
+
+
+def _agency_keys(settings: Settings) -> None:
+    """Load (or on first run generate) the signing keys now: a bad path fails at start."""
+    from pipeline.signing import AgencyKeys
+
+    settings.ensure_dirs()
+    try:
+        keys = AgencyKeys.from_settings(settings)
+    except (OSError, TypeError, ValueError) as exc:
+        err.print(f"[red]signing keys: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    if keys.development:
+        err.print(f"[yellow]development signing keys in {settings.resolved_data_dir / 'keys'}")
 
 
 def _records_table(records: list[Record]) -> Table:
@@ -108,7 +124,7 @@ def process(
     with page_pool(jobs or None) as pool:
         for done in process_paths(named, options, pool, dossier):
             if out_dir is not None:
-                _write_outputs(out_dir, done)
+                _write_outputs(out_dir, done, settings)
             for rec in done.records:
                 rejected = rejected or rec.status is RecordStatus.rejected
                 if as_json:
@@ -120,18 +136,33 @@ def process(
     raise typer.Exit(2 if rejected else 0)
 
 
-def _write_outputs(out_dir: Path, done: object) -> None:
+def _write_outputs(out_dir: Path, done: object, settings: Settings) -> None:
+    from pipeline import signing
     from pipeline.process import ProcessedFile, record_archive_pdf
 
     assert isinstance(done, ProcessedFile)
+    keys = signing.AgencyKeys.from_settings(settings)
     for rec in done.records:
         if rec.error is not None:
             continue
         folder = out_dir / rec.record_code
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "record.json").write_text(rec.model_dump_json(indent=2), encoding="utf-8")
-        (folder / "text.txt").write_text(rec.text, encoding="utf-8")
-        (folder / "archive.pdf").write_bytes(record_archive_pdf(rec, done.pages))
+        blobs = {
+            "json": rec.model_dump_json(indent=2).encode(),
+            "text": rec.text.encode(),
+            "pdf": signing.sign_pdf(record_archive_pdf(rec, done.pages), keys),
+        }
+        (folder / "record.json").write_bytes(blobs["json"])
+        (folder / "text.txt").write_bytes(blobs["text"])
+        (folder / "archive.pdf").write_bytes(blobs["pdf"])
+        hashes = {"original": rec.sha256, **{k: signing.sha256_hex(v) for k, v in blobs.items()}}
+        fields = rec.model_dump(mode="json")["fields"]
+        doc = signing.manifest(
+            record_code=rec.record_code, agency_code=keys.agency_code, hashes=hashes, fields=fields
+        )
+        (folder / "manifest.json").write_bytes(
+            signing.manifest_bytes(signing.sign_manifest(doc, keys))
+        )
         for n in rec.pages:
             (folder / f"page-{n:04d}.hocr").write_text(done.pages[n].page.hocr, encoding="utf-8")
 
@@ -205,6 +236,7 @@ def worker(
     from schemas.db import migrate
 
     migrate(settings.db_url)
+    _agency_keys(settings)
     celery = configure(settings)
     argv = ["worker", "-Q", settings.queue, "--loglevel", loglevel, "-n", f"sohoa-{os.getpid()}@%h"]
     if concurrency:
@@ -226,6 +258,7 @@ def serve(
     _logging(True)
     settings = load_settings()
     configure(settings)
+    _agency_keys(settings)
     # No access log: query strings carry personal ID numbers.
     uvicorn.run(create_app(_services(settings)), host=host, port=port, access_log=False)
 
@@ -236,17 +269,54 @@ def apikey_create(
     scope: Annotated[list[str], typer.Option(help="Repeat for each scope.")] = ["records:read"],  # noqa: B006
     agency: Annotated[str | None, typer.Option(help="Agency code the key acts for.")] = None,
 ) -> None:
-    """Create an API key and print it once; only its hash is stored."""
+    """Create an API key and print it once; only its hash is stored. The change is audited."""
     from api.keys import create_key
+    from schemas.audit import append
 
     svc = _services(load_settings())
     with svc.sessions() as s:
+        # Appended first: create_key's commit stores the key and its audit entry together.
+        append(
+            s,
+            actor=_operator(),
+            action="apikey.create",
+            agency_code=agency,
+            detail=f"name={name} scopes={' '.join(scope)}",
+        )
         try:
             key = create_key(s, name, scope, agency)
         except ValueError as exc:
             err.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from exc
     out.print(key)
+
+
+def _operator() -> str:
+    """Who ran a command that changes keys: the local account, for the audit log."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"[:100]
+    except Exception:  # no user name (containers without a passwd entry)
+        return f"cli:uid {os.getuid()}"
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit log's hash chain: exit 0 when intact, 1 at the first bad entry."""
+    from schemas.audit import chain_head, verify_chain
+
+    svc = _services(load_settings())
+    with svc.sessions() as s:
+        ok, bad = verify_chain(s)
+        head = chain_head(s)
+    if not ok:
+        err.print(f"[red]audit log broken at entry {bad}[/red]")
+        out.print(f"first bad entry: {bad}")
+        raise typer.Exit(1)
+    out.print(
+        f"audit log intact: {head.entries} entries, last {head.last_id}, hash {head.last_hash}"
+    )
 
 
 @app.command()

@@ -51,6 +51,21 @@ class Settings(BaseSettings):
 
     agency_code: str = Field(default="000.00.00.H55", description="The digitising agency.")
 
+    # The agency's key material (pipeline/signing.py). Empty: a development key pair and
+    # self-signed certificate are generated once under DATA_DIR/keys/.
+    manifest_key: Path | None = Field(
+        default=None, description="Ed25519 private key (PEM) that signs record manifests."
+    )
+    pades_cert: Path | None = Field(
+        default=None, description="X.509 certificate (PEM) of the archive PDFs' PAdES signature."
+    )
+    pades_key: Path | None = Field(default=None, description="Its private key (PEM).")
+    pades_key_password: SecretStr = SecretStr("")
+    pades_ca: Path | None = Field(
+        default=None,
+        description="CA certificates (PEM bundle) the signer chains to; trusted when verifying.",
+    )
+
     @cached_property
     def resolved_data_dir(self) -> Path:
         return self.data_dir.expanduser().resolve()

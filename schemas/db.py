@@ -122,6 +122,11 @@ class ApiKey(Base):
 
 
 class AuditEntry(Base):
+    """One access to personal data, a download, a reuse, an approval or a key change.
+
+    Append through `schemas.audit.append` only: it keeps the hash chain.
+    """
+
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -131,6 +136,12 @@ class AuditEntry(Base):
     record_code: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
     personal_id: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    agency_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    purpose: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    dossier_code: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    # Hash chain (schemas/audit.py): each entry's hash covers its content and the previous hash.
+    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    entry_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 def make_engine(url: str) -> Engine:

@@ -24,6 +24,14 @@ from pipeline.process import (
     record_archive_pdf,
     reread_from,
 )
+from pipeline.signing import (
+    AgencyKeys,
+    manifest,
+    manifest_bytes,
+    sha256_hex,
+    sign_manifest,
+    sign_pdf,
+)
 from pipeline.types import FileKind, PageText, Triage
 from schemas.db import Document, DocumentStatus, Page, RecordRow, utcnow
 from schemas.record import RecordStatus
@@ -199,6 +207,7 @@ def finish(self: Any, document_id: str) -> int:
             reread=reread_from(results, svc.settings.ocr_lang, svc.settings.page_timeout_s),
         )
         rows = []
+        keys = AgencyKeys.from_settings(svc.settings)
         for rec in records:
             body = rec.model_dump(mode="json")
             artifacts = {
@@ -206,15 +215,30 @@ def finish(self: Any, document_id: str) -> int:
                 "json": record_key(rec.record_code, "record.json"),
                 "text": record_key(rec.record_code, "text.txt"),
                 "pdf": record_key(rec.record_code, "archive.pdf"),
+                "manifest": record_key(rec.record_code, "manifest.json"),
                 "hocr": [page_key(document_id, n, "hocr") for n in rec.pages],
             }
-            svc.store.put(artifacts["pdf"], record_archive_pdf(rec, results), "application/pdf")
-            svc.store.put(artifacts["text"], rec.text.encode(), "text/plain; charset=utf-8")
-            svc.store.put(
-                artifacts["json"],
-                json.dumps(body, ensure_ascii=False, indent=2).encode(),
-                "application/json",
+            # The PDF carries the agency's PAdES signature; the manifest, written last,
+            # signs the hashes of everything stored for the record.
+            blobs = {
+                "pdf": sign_pdf(record_archive_pdf(rec, results), keys),
+                "text": rec.text.encode(),
+                "json": json.dumps(body, ensure_ascii=False, indent=2).encode(),
+            }
+            svc.store.put(artifacts["pdf"], blobs["pdf"], "application/pdf")
+            svc.store.put(artifacts["text"], blobs["text"], "text/plain; charset=utf-8")
+            svc.store.put(artifacts["json"], blobs["json"], "application/json")
+            hashes = {"original": sha, **{k: sha256_hex(v) for k, v in blobs.items()}}
+            signed = sign_manifest(
+                manifest(
+                    record_code=rec.record_code,
+                    agency_code=keys.agency_code,
+                    hashes=hashes,
+                    fields=body["fields"],
+                ),
+                keys,
             )
+            svc.store.put(artifacts["manifest"], manifest_bytes(signed), "application/json")
             pid = rec.fields.get("personal_id")
             rows.append(
                 RecordRow(
