@@ -168,11 +168,15 @@ def _title_class(page: PageText) -> PageClass:
 MIN_DOCUMENT_CONFIDENCE = 0.5
 #: The model alone may name a page whose title was lost when it is at least this sure.
 MODEL_ALONE = 0.9
-#: A title that the model finds this unlikely is doubted (confidence lowered).
+#: A title that the model finds this unlikely is doubted (confidence lowered)...
 MODEL_DOUBT = 0.05
+#: ...on pages with at least this many words (a title alone says little to the model).
+MODEL_MIN_WORDS = 25
 
 
-def classify_page(page: PageText, model: DocTypeModel | None = None) -> PageClass:
+def classify_page(
+    page: PageText, model: DocTypeModel | None = None, use_model: bool = True
+) -> PageClass:
     """Doc type of one page: title rules first, the n-gram model to confirm or fill in.
 
     A title the model agrees with keeps its ratio; one it finds very unlikely loses
@@ -180,7 +184,7 @@ def classify_page(page: PageText, model: DocTypeModel | None = None) -> PageClas
     the model is sure; otherwise it continues the paper before it.
     """
     ruled = _title_class(page)
-    model = model if model is not None else default_model()
+    model = model if model is not None else (default_model() if use_model else None)
     if model is None or not page.words:
         return ruled
     probs = model.probabilities(page.text)
@@ -188,7 +192,8 @@ def classify_page(page: PageText, model: DocTypeModel | None = None) -> PageClas
     if ruled.has_title or ruled.doc_type != "unknown":
         agree = probs.get(ruled.doc_type, 0.0)
         confidence = ruled.confidence
-        if agree < MODEL_DOUBT:
+        # Doubt a title only on a page with enough text for the model to be sure of another type.
+        if len(page.words) >= MODEL_MIN_WORDS and agree < MODEL_DOUBT and probs[best] >= 0.8:
             confidence *= 0.5
         elif best == ruled.doc_type:
             confidence = max(confidence, min(1.0, (confidence + agree) / 2 + 0.1))

@@ -61,7 +61,7 @@ def test_model_reads_a_page_whose_title_is_gone(model: DocTypeModel) -> None:
     rng = random.Random(1)
     noisy = ["".join(c for c in ln if rng.random() > 0.05) for ln in body]
     page = page_from_lines(noisy)
-    assert classify_page(page, model=None).doc_type == "unknown"  # rules alone: no title
+    assert classify_page(page, use_model=False).doc_type == "unknown"  # rules alone: no title
     got = classify_page(page, model=model)
     assert got.doc_type == "birth_certificate"
     assert got.by_model and not got.has_title
@@ -74,7 +74,7 @@ def test_model_doubting_a_title_lowers_confidence(model: DocTypeModel) -> None:
     assert classify_page(honest, model=model).confidence >= 0.8
     doubted = classify_page(forged, model=model)
     assert doubted.doc_type == "birth_certificate"
-    assert doubted.confidence < classify_page(forged, model=None).confidence
+    assert doubted.confidence < classify_page(forged, use_model=False).confidence
 
 
 def test_low_confidence_paper_is_unknown(model: DocTypeModel) -> None:
