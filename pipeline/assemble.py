@@ -7,6 +7,7 @@ import re
 from config.taxonomy import DOC_TYPES
 from pipeline.types import DocumentSpan, ExtractedField, PageText
 from schemas.record import (
+    FieldDisagreement,
     FieldValue,
     PageReport,
     Record,
@@ -110,11 +111,12 @@ def assemble_record(
     pages: list[PageText],
     fields: dict[str, ExtractedField],
     suffix: int = 1,
+    disagreements: list[FieldDisagreement] | None = None,
 ) -> Record:
     reports = page_reports(pages)
     warnings = rescan_warnings(reports)
     status = record_status(span.doc_type, fields)
-    if warnings:
+    if warnings or disagreements:
         status = RecordStatus.needs_review
     return Record(
         record_code=record_code(fields, span.doc_type, sha256, span.pages[0], suffix),
@@ -132,6 +134,7 @@ def assemble_record(
         text=document_text(pages),
         quality=reports,
         warnings=warnings,
+        disagreements=list(disagreements or []),
         status=status,
     )
 

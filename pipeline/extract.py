@@ -1,11 +1,14 @@
-"""Extract stage: labelled fields from the OCR lines of one paper.
+"""Extract stage: the fields of one paper from its OCR words and their positions.
 
 Vietnamese papers print "label: value" (often bilingual, "Ngày sinh / Date of
-birth:"), so extraction finds a label in accent-stripped text and reads the
-value after it, or on the next line when the label ends its line (the name on
-an ID card). Each value's confidence is the OCR confidence of its words,
-halved when it fails a cross-check (an ID number that contradicts the birth
-year or sex printed beside it).
+birth:"). A label is found in accent-stripped text; its value is read to its
+right on the same line, or on the line below it when the label ends its line
+(the name on an ID card), below meaning the nearest line under the label that
+starts near it. Each type's labels are the common ones plus its own; a few
+fields have their own readers (spouses' ID numbers, household members, the
+land certificate's serial, the signing date). Values are normalised by their
+validator (pipeline.fields), then weighed (pipeline.weigh) and, on chip ID
+cards, reconciled with the QR code and the MRZ (pipeline.reconcile).
 """
 
 from __future__ import annotations
@@ -13,73 +16,48 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
 
 from config.taxonomy import DOC_TYPES
 from pipeline.classify import fold
+from pipeline.fields import (
+    WORDED_DATE,
+    check_personal_id,
+    date_from_words,
+    find_date,
+    normalise,
+    parse_date,
+)
+from pipeline.labels import ALL_LABELS, LABELS, TYPE_LABELS
+from pipeline.reconcile import Disagreement, card_evidence, reconcile
 from pipeline.types import ExtractedField, PageText, Reread, Word
+from pipeline.weigh import Candidate, weigh
+from schemas.record import FieldDisagreement
 
-#: A value that fails its cross-check keeps this share of its confidence.
-FAILED_CHECK_FACTOR = 0.5
+__all__ = [
+    "Disagreement",
+    "Extraction",
+    "check_personal_id",
+    "extract_document",
+    "extract_fields",
+    "parse_date",
+]
 
-_DMY = re.compile(r"(?<!\d)(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{4})(?!\d)")
-_WORDED = re.compile(r"NGAY\s*(\d{1,2})\s*,?\s*THANG\s*(\d{1,2})\s*,?\s*NAM\s*(\d{4})(?!\d)")
 _MRZ_ID = re.compile(r"[I1lT|][D0O]VNM[0-9O]{9}[0-9O<]([0-9O]{12})")
-_DIGIT_FIXES = str.maketrans({"O": "0", "o": "0", "D": "0", "I": "1", "l": "1", "|": "1"})
 
 
-# --------------------------------------------------------------------------- public helpers
+@dataclass
+class Extraction:
+    """A paper's fields and the disagreements between its sources (chip cards)."""
 
+    fields: dict[str, ExtractedField]
+    disagreements: list[Disagreement] = field(default_factory=list)
 
-def _find_date(text: str) -> tuple[str, int, int] | None:
-    """First valid date in ``text``: ISO string and its character span."""
-    folded = fold(text)
-    found = sorted(
-        (m for rx in (_DMY, _WORDED) for m in rx.finditer(folded)), key=lambda m: m.start()
-    )
-    for m in found:
-        d, mo, y = (int(g) for g in m.groups())
-        if not 1900 <= y <= 2100:
-            continue
-        try:
-            return date(y, mo, d).isoformat(), m.start(), m.end()
-        except ValueError:
-            continue
-    return None
-
-
-def parse_date(text: str) -> str | None:
-    """ISO date from "15/08/1999", "15-08-1999" or "ngày 15 tháng 8 năm 2023"; None if none."""
-    found = _find_date(text)
-    return found[0] if found else None
-
-
-def check_personal_id(pid: str, dob_iso: str | None, sex: str | None) -> bool:
-    """Whether a personal ID agrees with itself and with the birth date and sex beside it.
-
-    12 digits PPP G YY RRRRRR: province 001-096, G = century and sex (1900s 0/1,
-    2000s 2/3, 2100s 4/5; even male), YY = birth year. A 9-digit legacy number
-    carries no structure and only has to be digits.
-    """
-    if not pid.isdigit():
-        return False
-    if len(pid) == 9:
-        return True
-    if len(pid) != 12:
-        return False
-    province, g, yy = int(pid[:3]), int(pid[3]), pid[4:6]
-    if not 1 <= province <= 96 or g > 5:
-        return False
-    if dob_iso:
-        year = int(dob_iso[:4])
-        if (year // 100 - 19) * 2 != g - g % 2 or f"{year % 100:02d}" != yy:
-            return False
-    if sex:
-        male = sex.lower() in ("male", "nam")
-        if male != (g % 2 == 0):
-            return False
-    return True
+    def record_disagreements(self) -> list[FieldDisagreement]:
+        """The disagreements as the record carries them."""
+        return [
+            FieldDisagreement(field=d.field, values=dict(d.sources)) for d in self.disagreements
+        ]
 
 
 # --------------------------------------------------------------------------- lines
@@ -87,16 +65,27 @@ def check_personal_id(pid: str, dob_iso: str | None, sex: str | None) -> bool:
 
 @dataclass(frozen=True)
 class _Line:
-    """One OCR line: NFC text, its folded twin (same length) and each word's span."""
+    """One OCR line: NFC text, its folded twin (same length), each word's span, its page."""
 
     text: str
     folded: str
     words: tuple[tuple[int, int, Word], ...]
+    page: int
 
-    def confidence(self, start: int, end: int) -> float:
-        """Mean OCR confidence of the words overlapping text[start:end]."""
-        confs = [w.confidence for s, e, w in self.words if s < end and e > start]
-        return sum(confs) / len(confs) if confs else 0.0
+    def span_words(self, start: int, end: int) -> tuple[Word, ...]:
+        return tuple(w for s, e, w in self.words if s < end and e > start)
+
+    @property
+    def top(self) -> int:
+        return min(w.top for _, _, w in self.words)
+
+    @property
+    def left(self) -> int:
+        return min(w.left for _, _, w in self.words)
+
+    @property
+    def height(self) -> int:
+        return max(w.height for _, _, w in self.words)
 
 
 def _lines(pages: list[PageText]) -> list[_Line]:
@@ -109,89 +98,34 @@ def _lines(pages: list[PageText]) -> list[_Line]:
             text = ""
             spans = []
             for w in grouped[key]:
-                word = unicodedata.normalize("NFC", w.text)
+                # Tesseract reads rules and underlines touching a word as "_".
+                word = unicodedata.normalize("NFC", w.text).strip("_") or w.text
                 if text:
                     text += " "
                 spans.append((len(text), len(text) + len(word), w))
                 text += word
-            out.append(_Line(text, fold(text), tuple(spans)))
+            out.append(_Line(text, fold(text), tuple(spans), page.number))
     return out
 
 
-# --------------------------------------------------------------------------- labels
-
-
-def _label(vi: tuple[str, ...], en: tuple[str, ...] = (), colon: bool = False) -> re.Pattern[str]:
-    """Regex for a (possibly bilingual) label in folded text; the value follows its end.
-
-    ``colon`` requires the colon (or the line's end) after the label, for labels
-    that are prefixes of others ("Họ, chữ đệm, tên" / "... tên người mẹ").
-    """
-
-    def alt(options: tuple[str, ...]) -> str:
-        parts = [re.escape(o).replace(",\\ ", ",?\\s*").replace("\\ ", "\\s+") for o in options]
-        return "(?:" + "|".join(parts) + ")"
-
-    english = rf"(?:\s*/\s*{alt(en)}\.?)?" if en else ""
-    head = rf"(?:{alt(vi)}{english}" + (rf"|{alt(en)}\.?)" if en else ")")
-    tail = r"\s*(?:[:;]|$)" if colon else r"\s*[:;.]?"
-    return re.compile(r"(?:^|(?<=\W))" + head + r"(?![A-Z0-9])" + tail)
-
-
-_NAME = (
-    "HO VA TEN",
-    "HO, CHU DEM VA TEN",
-    "HO, CHU DEM, TEN",
-    "HO TEN",
-    "HO VA TEN NGUOI YEU CAU",
-    "HO, CHU DEM VA TEN NGUOI YEU CAU",
-)
-_LABELS: dict[str, re.Pattern[str]] = {
-    "full_name": _label(_NAME, ("FULL NAME",), colon=True),
-    "father_name": _label(("HO, CHU DEM, TEN NGUOI CHA", "HO VA TEN CHA"), colon=True),
-    "mother_name": _label(("HO, CHU DEM, TEN NGUOI ME", "HO VA TEN ME"), colon=True),
-    "personal_id": _label(
-        ("SO DINH DANH CA NHAN", "SO CCCD", "SO CMND", "SO"), ("NO", "ID NO", "PERSONAL NO")
-    ),
-    "date_of_birth": _label(
-        ("NGAY SINH", "NGAY, THANG, NAM SINH", "SINH NGAY"), ("DATE OF BIRTH",)
-    ),
-    "sex": _label(("GIOI TINH",), ("SEX",)),
-    "nationality": _label(("QUOC TICH",), ("NATIONALITY",)),
-    "ethnicity": _label(("DAN TOC",), ("ETHNICITY",)),
-    "place_of_origin": _label(("QUE QUAN",), ("PLACE OF ORIGIN",)),
-    "place_of_residence": _label(("NOI THUONG TRU", "NOI CU TRU"), ("PLACE OF RESIDENCE",)),
-    "place_of_birth": _label(("NOI SINH",), ("PLACE OF BIRTH",)),
-    "address": _label(("NOI CU TRU", "DIA CHI THUONG TRU", "DIA CHI"), ("ADDRESS",)),
-    "issue_date": _label(
-        (
-            "NGAY, THANG, NAM DANG KY",
-            "NGAY DANG KY",
-            "NGAY CAP",
-            "DANG KY LAN DAU",
-            "NGAY, THANG, NAM",
-        ),
-        ("DATE OF ISSUE", "DATE, MONTH, YEAR"),
-        colon=True,
-    ),
-    "expiry_date": _label(("CO GIA TRI DEN",), ("DATE OF EXPIRY",)),
-    "document_number": re.compile(r"^\W*SO\s*[:;]"),
-    "parcel_number": _label(("THUA DAT SO",)),
-    "map_sheet_number": _label(("TO BAN DO SO",)),
-    "area_m2": _label(("DIEN TICH",)),
-    "enterprise_code": _label(("MA SO DOANH NGHIEP", "MA SO THUE")),
-    "company_name": _label(("TEN CONG TY VIET BANG TIENG VIET", "TEN DOANH NGHIEP")),
-    "head_office": _label(("DIA CHI TRU SO CHINH",)),
-    "charter_capital": _label(("VON DIEU LE",)),
-}
-_ALL_LABELS = tuple(_LABELS.values())
+def _below(lines: list[_Line], i: int) -> int | None:
+    """The line under line ``i`` on its page that starts near it (within two line heights)."""
+    here = lines[i]
+    for j in range(i + 1, min(i + 4, len(lines))):
+        nxt = lines[j]
+        if nxt.page != here.page:
+            return None
+        gap = nxt.top - here.top
+        if 0 < gap <= 3 * here.height and abs(nxt.left - here.left) <= 8 * here.height:
+            return j
+    return None
 
 
 def _cut_at_next_label(line: _Line, start: int) -> int:
     """End of a free-text value: where the next label on the same line begins."""
     lead = len(line.text[start:]) - len(line.text[start:].lstrip(" :;.,/"))
     end = len(line.text)
-    for rx in _ALL_LABELS:
+    for rx in ALL_LABELS:
         for m in rx.finditer(line.folded, start + lead + 1):
             if ":" in m.group():  # a label inside a line always has its colon
                 end = min(end, m.start())
@@ -201,175 +135,155 @@ def _cut_at_next_label(line: _Line, start: int) -> int:
 
 # --------------------------------------------------------------------------- value readers
 
-_Found = tuple[str, float]
-_Reader = Callable[[list[_Line], int, int], "_Found | None"]
+_Reader = Callable[[list[_Line], int, int, str], "Candidate | None"]
 
 
-def _span_value(line: _Line, start: int, end: int) -> tuple[str, int, int] | None:
-    """The stripped text between start and end, with its tightened span."""
+def _candidate(validator: str, raw: str, line: _Line, start: int, end: int) -> Candidate | None:
+    value = normalise(validator, raw)
+    words = line.span_words(start, end)
+    if value is None or not words:
+        return None
+    conf = min(w.confidence for w in words)
+    return Candidate(value, raw, conf, words, line.page)
+
+
+def _rest(line: _Line, start: int) -> tuple[int, int] | None:
+    """Span of the value right of ``start``, up to the next label; None when empty."""
+    end = _cut_at_next_label(line, start)
     raw = line.text[start:end]
     lead = len(raw) - len(raw.lstrip(" :;.,/"))
     value = raw.strip(" :;.,/")
     if not value:
         return None
-    return value, start + lead, start + lead + len(value)
+    return start + lead, start + lead + len(value)
 
 
-def _read_text(lines: list[_Line], i: int, start: int) -> _Found | None:
-    """Free text to the next label; on the next line(s) when the label ends its line."""
-    line = lines[i]
-    got = _span_value(line, start, _cut_at_next_label(line, start))
-    if got:
-        value, s, e = got
-        return value, line.confidence(s, e)
-    parts: list[str] = []
-    confs: list[float] = []
-    for nxt in lines[i + 1 : i + 3]:
-        if ":" in nxt.text:  # the next label: the value has ended
-            break
-        parts.append(nxt.text.strip())
-        confs.append(nxt.confidence(0, len(nxt.text)))
-    if not parts:
+def _right_or_below(lines: list[_Line], i: int, start: int) -> tuple[int, int, int] | None:
+    """The value right of the label, or the whole line below when the label ends its line:
+    (line index, start, end)."""
+    span = _rest(lines[i], start)
+    if span:
+        return i, *span
+    j = _below(lines, i)
+    if j is None or ":" in lines[j].text:
         return None
-    return " ".join(parts), sum(confs) / len(confs)
+    return j, 0, len(lines[j].text)
 
 
-def _name_tokens(line: _Line, start: int) -> tuple[str, int, int] | None:
-    """Leading name words after ``start``: capitals when the name is printed in capitals."""
-    tokens = [(m.group(), m.start(), m.end()) for m in re.finditer(r"\S+", line.text[start:])]
+def _continued(lines: list[_Line], j: int) -> list[int]:
+    """Lines that carry on a wrapped value of line ``j``: under it, aligned, no label."""
+    out: list[int] = []
+    prev = lines[j]
+    for k in range(j + 1, min(j + 3, len(lines))):
+        nxt = lines[k]
+        if (
+            nxt.page != prev.page
+            or ":" in nxt.text
+            or not 0 < nxt.top - prev.top <= 2.2 * prev.height
+            or abs(nxt.left - lines[j].left) > 2 * prev.height
+        ):
+            break
+        out.append(k)
+        prev = nxt
+    return out
+
+
+def _read_text(lines: list[_Line], i: int, start: int, validator: str) -> Candidate | None:
+    got = _right_or_below(lines, i, start)
+    if not got:
+        return None
+    j, s, e = got
+    first = _candidate(validator, lines[j].text[s:e], lines[j], s, e)
+    if first is None or e < len(lines[j].text.rstrip(" .;")):
+        return first  # the value ended at another label: it is not wrapped
+    more = [lines[k] for k in _continued(lines, j)]
+    if not more:
+        return first
+    raw = " ".join([lines[j].text[s:e], *(ln.text for ln in more)])
+    words = first.words + tuple(w for ln in more for _, _, w in ln.words)
+    value = normalise(validator, raw)
+    if value is None:
+        return first
+    return Candidate(value, raw, min(w.confidence for w in words), words, first.page)
+
+
+def _read_first(pattern: str) -> _Reader:
+    """A reader taking the first match of ``pattern`` right of the label (or below it)."""
+    rx = re.compile(pattern)
+
+    def reader(lines: list[_Line], i: int, start: int, validator: str) -> Candidate | None:
+        got = _right_or_below(lines, i, start)
+        if not got:
+            return None
+        j, s, e = got
+        line = lines[j]
+        m = rx.search(line.text[s:e])
+        if not m:
+            return None
+        g = 1 if rx.groups else 0
+        return _candidate(validator, m.group(g), line, s + m.start(g), s + m.end(g))
+
+    return reader
+
+
+def _read_name(lines: list[_Line], i: int, start: int, validator: str) -> Candidate | None:
+    got = _right_or_below(lines, i, start)
+    if not got:
+        return None
+    line, s, e = lines[got[0]], got[1], got[2]
+    tokens = [(m.group(), m.start(), m.end()) for m in re.finditer(r"\S+", line.text[s:e])]
     picked: list[tuple[str, int, int]] = []
     upper = bool(tokens) and tokens[0][0].strip(":;.,").isupper()
-    for tok, s, e in tokens:
-        word = tok.strip(":;.,")
+    for tok, ts, te in tokens:
+        word = tok.strip(":;.,_|")
         if not word or not word.isalpha() or (upper and not word.isupper()):
             break
-        picked.append((word, s, e))
+        picked.append((word, ts, te))
         if tok.endswith((":", ";")):
             break
     if not picked:
         return None
-    name = " ".join(w for w, _, _ in picked)
-    return name, start + picked[0][1], start + picked[-1][2]
+    raw = " ".join(w for w, _, _ in picked)
+    return _candidate(validator, raw, line, s + picked[0][1], s + picked[-1][2])
 
 
-def _read_name(lines: list[_Line], i: int, start: int) -> _Found | None:
-    got = _name_tokens(lines[i], start)
-    line = lines[i]
-    if got is None and i + 1 < len(lines) and lines[i].text[start:].strip(" :;.") == "":
-        line = lines[i + 1]
-        got = _name_tokens(line, 0)
-    if got is None:
+def _read_date(lines: list[_Line], i: int, start: int, validator: str) -> Candidate | None:
+    got = _right_or_below(lines, i, start)
+    if not got:
         return None
-    name, s, e = got
-    value = unicodedata.normalize("NFC", " ".join(name.split()).upper())
-    return value, line.confidence(s, e)
-
-
-def _read_date(lines: list[_Line], i: int, start: int) -> _Found | None:
-    for line, offset in ((lines[i], start), *((ln, 0) for ln in lines[i + 1 : i + 2])):
-        found = _find_date(line.text[offset:])
-        if found:
-            iso, s, e = found
-            return iso, line.confidence(offset + s, offset + e)
-        if line.text[offset:].strip(" :;."):
-            return None  # something else follows the label: no date here
-    return None
-
-
-def _read_sex(lines: list[_Line], i: int, start: int) -> _Found | None:
-    line = lines[i]
-    m = re.match(r"[\s:;./]*(\S+)", line.folded[start:])
-    if not m:
-        return None
-    word = m.group(1).strip(".,;")
-    value = {"NAM": "male", "NU": "female", "MALE": "male", "FEMALE": "female"}.get(word)
-    if value is None:
-        return None
-    return value, line.confidence(start + m.start(1), start + m.end(1))
-
-
-def _digit_runs(line: _Line, start: int) -> list[tuple[str, int, int]]:
-    """Digit-looking tokens after ``start`` with OCR letter/digit confusions fixed."""
-    out = []
-    for m in re.finditer(r"[0-9OoDIl|]+", line.text[start:]):
-        raw = m.group()
-        if sum(c.isdigit() for c in raw) < 0.7 * len(raw):
-            continue
-        out.append((raw.translate(_DIGIT_FIXES), start + m.start(), start + m.end()))
-    return out
-
-
-def _read_id(lines: list[_Line], i: int, start: int, lengths: tuple[int, ...]) -> _Found | None:
-    line = lines[i]
-    for digits, s, e in _digit_runs(line, start)[:1]:
-        if len(digits) in lengths:
-            return digits, line.confidence(s, e)
-    return None
-
-
-def _read_digits(lines: list[_Line], i: int, start: int) -> _Found | None:
-    line = lines[i]
-    m = re.match(r"[\s:;.]*(\d[\d.,\-]*\d|\d)", line.text[start:])
-    if not m:
-        return None
-    return m.group(1), line.confidence(start + m.start(1), start + m.end(1))
-
-
-def _read_area(lines: list[_Line], i: int, start: int) -> _Found | None:
-    found = _read_digits(lines, i, start)
+    line, s, e = lines[got[0]], got[1], got[2]
+    found = find_date(line.text[s:e])
     if not found:
         return None
-    value, conf = found
-    return value.replace(".", "").replace(",", "."), conf
-
-
-def _read_token(lines: list[_Line], i: int, start: int) -> _Found | None:
-    line = lines[i]
-    m = re.match(r"[\s:;.]*(\S+)", line.text[start:])
-    if not m:
-        return None
-    return m.group(1).rstrip(".,;"), line.confidence(start + m.start(1), start + m.end(1))
-
-
-def _read_enterprise(lines: list[_Line], i: int, start: int) -> _Found | None:
-    line = lines[i]
-    m = re.match(r"[\s:;.]*(\d{10}(?:-\d{3})?)(?!\d)", line.text[start:])
-    if not m:
-        return None
-    return m.group(1), line.confidence(start + m.start(1), start + m.end(1))
+    _, ds, de = found
+    return _candidate(validator, line.text[s + ds : s + de], line, s + ds, s + de)
 
 
 _READERS: dict[str, _Reader] = {
-    "full_name": _read_name,
-    "father_name": _read_name,
-    "mother_name": _read_name,
-    "date_of_birth": _read_date,
-    "issue_date": _read_date,
-    "expiry_date": _read_date,
-    "sex": _read_sex,
-    "nationality": _read_text,
-    "ethnicity": _read_text,
-    "place_of_origin": _read_text,
-    "place_of_residence": _read_text,
-    "place_of_birth": _read_text,
-    "address": _read_text,
-    "document_number": _read_token,
-    "parcel_number": _read_digits,
-    "map_sheet_number": _read_digits,
-    "area_m2": _read_area,
-    "enterprise_code": _read_enterprise,
-    "company_name": _read_text,
-    "head_office": _read_text,
-    "charter_capital": _read_text,
+    "name": _read_name,
+    "date": _read_date,
+    "sex": _read_first(r"^[\s:;./]*(\S+)"),
+    "personal_id": _read_first(r"(?<![0-9A-Za-z])([0-9OoDIl|]{12})(?![0-9A-Za-z])"),
+    "legacy_id": _read_first(r"(?<![0-9A-Za-z])([0-9OoDIl|]{12}|[0-9OoDIl|]{9})(?![0-9A-Za-z])"),
+    "digits": _read_first(r"(\d[\d.]*\d|\d)"),
+    "area": _read_first(r"(\d[\d.,]*\d|\d)"),
+    "money": _read_first(r"(\d[\d.,]*\d|\d)"),
+    "enterprise_code": _read_first(r"(\d{10}(?:\s?-\s?\d{3})?)(?!\d)"),
+    "land_serial": _read_first(r"([A-Z]{2}\s?\d{6})"),
+    "text": _read_text,
 }
+#: Fields read as one token (a document number "12/2020", a class "B2"), not to the next label.
+_TOKEN_FIELDS = frozenset({"document_number", "class", "serial", "register_number"})
+_read_token = _read_first(r"^[\s:;.]*(\S+?)[.,;]?(?:\s|$)")
 
 
-def _labelled(field: str, lines: list[_Line], reader: _Reader) -> _Found | None:
-    """The value after the first occurrence of ``field``'s label that yields one."""
-    rx = _LABELS[field]
+def _labelled(
+    rx: re.Pattern[str], lines: list[_Line], reader: _Reader, validator: str
+) -> Candidate | None:
+    """The value after the first occurrence of a label that yields one."""
     for i, line in enumerate(lines):
         for m in rx.finditer(line.folded):
-            found = reader(lines, i, m.end())
+            found = reader(lines, i, m.end(), validator)
             if found:
                 return found
     return None
@@ -378,94 +292,164 @@ def _labelled(field: str, lines: list[_Line], reader: _Reader) -> _Found | None:
 # --------------------------------------------------------------------------- special fields
 
 
-def _personal_id(lines: list[_Line], doc_type: str) -> _Found | None:
-    """Labelled number first, then the MRZ of a card's back, then any lone 12-digit run."""
-    lengths = (12, 9) if doc_type in ("legacy_id_card", "unknown") else (12,)
-
-    def reader(ls: list[_Line], i: int, start: int) -> _Found | None:
-        return _read_id(ls, i, start, lengths)
-
-    found = _labelled("personal_id", lines, reader)
-    if found:
-        return found
+def _id_fallback(lines: list[_Line], validator: str) -> Candidate | None:
+    """An ID card's number from the MRZ of its back, or a lone 12-digit run."""
     for line in lines:
         m = _MRZ_ID.search(line.text.replace(" ", ""))
         if m:
-            return m.group(1).replace("O", "0"), line.confidence(0, len(line.text))
+            return Candidate(
+                m.group(1).replace("O", "0"), m.group(1), 0.0, line.span_words(0, 10**6), line.page
+            )
+    rx = re.compile(r"(?<![0-9A-Za-z])([0-9OoDIl|]{12})(?![0-9A-Za-z])")
     for line in lines:
-        for digits, s, e in _digit_runs(line, 0):
-            if len(digits) == 12:
-                return digits, line.confidence(s, e)
+        m = rx.search(line.text)
+        if m and sum(c.isdigit() for c in m.group(1)) >= 10:
+            return _candidate(validator, m.group(1), line, m.start(1), m.end(1))
     return None
 
 
-def _signing_date(lines: list[_Line]) -> _Found | None:
-    """The "<place>, ngày 10 tháng 3 năm 2024" line above a signature: the last one wins."""
+def _signing_date(lines: list[_Line]) -> Candidate | None:
+    """The "<place>, ngày 10 tháng 3 năm 2024" line (or a card's "Ngày 05 tháng 03 năm 2010")."""
     for line in reversed(lines):
-        if "," not in line.text:
-            continue
-        m = _WORDED.search(line.folded)
-        if m:
-            iso = parse_date(line.text[m.start() : m.end()])
-            if iso:
-                return iso, line.confidence(m.start(), m.end())
+        m = WORDED_DATE.search(line.folded)
+        if m and ("," in line.text[: m.start()] or not line.folded[: m.start()].strip()):
+            return _candidate("date", line.text[m.start() : m.end()], line, m.start(), m.end())
     return None
 
 
-def _serial(lines: list[_Line]) -> _Found | None:
+def _serial(lines: list[_Line]) -> Candidate | None:
     """Land certificate serial: two capitals and six digits on a line of its own."""
     for line in reversed(lines):
-        m = re.fullmatch(r"\s*([A-Z]{2})\s?(\d{6})\s*", line.text)
+        m = re.fullmatch(r"\s*([A-Z]{2})\s?([0-9OID]{6})\s*", line.text)
         if m:
-            return f"{m.group(1)} {m.group(2)}", line.confidence(0, len(line.text))
+            return _candidate("land_serial", line.text.strip(), line, 0, len(line.text))
+    return None
+
+
+def _members(lines: list[_Line]) -> Candidate | None:
+    """Household members: the names of the numbered "1. Họ và tên: ..." rows."""
+    rx = re.compile(r"^\W*(?:\d{1,2}\s*)?[.)]?\s*HO VA TEN\s*:")
+    names: list[Candidate] = []
+    for i, line in enumerate(lines):
+        m = rx.match(line.folded)
+        if m:
+            got = _read_name(lines, i, m.end(), "name")
+            if got:
+                names.append(got)
+    if not names:
+        return None
+    words = tuple(w for n in names for w in n.words)
+    value = "; ".join(n.value for n in names)
+    return Candidate(value, value, min(n.confidence for n in names), words, names[0].page)
+
+
+def _spouse_ids(lines: list[_Line], found: dict[str, Candidate]) -> dict[str, Candidate]:
+    """Husband's and wife's ID numbers: the first 12-digit run after each one's name."""
+    rx = re.compile(r"(?<![0-9A-Za-z])([0-9OoDIl|]{12})(?![0-9A-Za-z])")
+    starts = {}
+    for i, line in enumerate(lines):
+        for who in ("husband", "wife"):
+            if who not in starts and LABELS[f"{who}_name"].search(line.folded):
+                starts[who] = i
+    out: dict[str, Candidate] = {}
+    for who, first in starts.items():
+        other = starts.get("wife") if who == "husband" else None
+        dob = None
+        for line in lines[first : other or len(lines)]:
+            if dob is None and LABELS["date_of_birth"].search(line.folded):
+                dob = parse_date(line.text)
+            m = rx.search(line.text)
+            if m:
+                got = _candidate("personal_id", m.group(1), line, m.start(1), m.end(1))
+                if got:
+                    sex = "male" if who == "husband" else "female"
+                    got.context = {"date_of_birth": dob, "sex": sex}
+                    out[f"{who}_id"] = got
+                break
+    return out
+
+
+def _words_date(lines: list[_Line]) -> str | None:
+    """A birth certificate's date of birth in words ("ghi bằng chữ: Ngày mười lăm ...")."""
+    for i, line in enumerate(lines):
+        if "BANG CHU" in line.folded:
+            text = line.text + " " + (lines[i + 1].text if i + 1 < len(lines) else "")
+            return date_from_words(text) or date_from_words(line.text)
     return None
 
 
 # --------------------------------------------------------------------------- stage
 
 
+def validators_of(doc_type: str) -> dict[str, str]:
+    """Field -> validator of a type; an unknown paper gets every label the extractor knows."""
+    spec = DOC_TYPES.get(doc_type)
+    if spec and spec.validators:
+        return dict(spec.validators)
+    out: dict[str, str] = {}
+    for t in DOC_TYPES.values():
+        out.update({k: v for k, v in t.validators.items() if k in LABELS and k not in out})
+    return out
+
+
+def _read_all(doc_type: str, lines: list[_Line]) -> dict[str, Candidate]:
+    validators = validators_of(doc_type)
+    own = TYPE_LABELS.get(doc_type, {})
+    found: dict[str, Candidate] = {}
+    for name, validator in validators.items():
+        rx = own.get(name) or LABELS.get(name)
+        if rx is None:
+            continue
+        reader = _read_token if name in _TOKEN_FIELDS else _READERS[validator]
+        got = _labelled(rx, lines, reader, validator)
+        if got:
+            found[name] = got
+    card = doc_type in ("citizen_id_card", "legacy_id_card")
+    if card and "personal_id" in validators and "personal_id" not in found:
+        got = _id_fallback(lines, validators["personal_id"])
+        if got:
+            found["personal_id"] = got
+    if "issue_date" in validators and "issue_date" not in found:
+        got = _signing_date(lines)
+        if got:
+            found["issue_date"] = got
+    if validators.get("serial") == "land_serial":
+        got = _serial(lines)
+        if got:
+            found["serial"] = got
+    if "members" in validators:
+        got = _members(lines)
+        if got:
+            found["members"] = got
+    if "husband_id" in validators:
+        found.update(_spouse_ids(lines, found))
+    if doc_type == "birth_certificate" and "date_of_birth" in found:
+        worded = _words_date(lines)
+        if worded == found["date_of_birth"].value:
+            found["date_of_birth"].confirmed = True
+    return found
+
+
+def extract_document(
+    doc_type: str, pages: list[PageText], reread: Reread | None = None
+) -> Extraction:
+    """Fields of one paper found on its pages (a field not found is left out), weighed,
+    re-read where doubtful, and on chip ID cards reconciled with the QR code and MRZ."""
+    lines = _lines(pages)
+    found = _read_all(doc_type, lines)
+    spec = DOC_TYPES.get(doc_type)
+    validators = validators_of(doc_type)
+    evidence = card_evidence(pages) if doc_type == "citizen_id_card" else None
+    trusted = {k: next(iter(v.values())) for k, v in evidence.claims.items()} if evidence else {}
+    fields = weigh(found, validators, reread, trusted)
+    if evidence is None:
+        return Extraction(fields)
+    fields, disagreements = reconcile(fields, evidence, spec.fields if spec else ())
+    return Extraction(fields, disagreements)
+
+
 def extract_fields(
     doc_type: str, pages: list[PageText], reread: Reread | None = None
 ) -> dict[str, ExtractedField]:
     """Fields of one paper found on its pages; a field not found is left out."""
-    lines = _lines(pages)
-    found: dict[str, _Found] = {}
-    for field, reader in _READERS.items():
-        got = _labelled(field, lines, reader)
-        if got:
-            found[field] = got
-    pid = _personal_id(lines, doc_type)
-    if pid:
-        found["personal_id"] = pid
-    if "issue_date" not in found:
-        signed = _signing_date(lines)
-        if signed:
-            found["issue_date"] = signed
-    serial = _serial(lines)
-    if serial:
-        found["serial"] = serial
-
-    wanted = DOC_TYPES[doc_type].fields if doc_type in DOC_TYPES else ()
-    if wanted:
-        found = {k: v for k, v in found.items() if k in wanted}
-
-    checks = _checks(found)
-    return {
-        k: ExtractedField(v, round(c * (1.0 if checks.get(k, True) else FAILED_CHECK_FACTOR), 3))
-        for k, (v, c) in found.items()
-    }
-
-
-def _checks(found: dict[str, _Found]) -> dict[str, bool]:
-    """Cross-checks between fields of the same paper; False lowers a field's confidence."""
-    out: dict[str, bool] = {}
-    dob = found.get("date_of_birth", (None, 0.0))[0]
-    sex = found.get("sex", (None, 0.0))[0]
-    if "personal_id" in found:
-        out["personal_id"] = check_personal_id(found["personal_id"][0], dob, sex)
-    for name in ("full_name", "father_name", "mother_name"):
-        if name in found:
-            out[name] = len(found[name][0].split()) >= 2
-    if dob and "expiry_date" in found:
-        out["expiry_date"] = found["expiry_date"][0] > dob
-    return out
+    return extract_document(doc_type, pages, reread).fields

@@ -26,6 +26,17 @@ class FieldValue(BaseModel):
     confidence: float = Field(ge=0.0, le=1.0)
 
 
+class FieldDisagreement(BaseModel):
+    """Sources on the paper that read different values for one field (chip ID cards)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    field: str = Field(description="Field name, e.g. personal_id.")
+    values: dict[str, str] = Field(
+        description="Value read by each source: qr, mrz (check digits held) or ocr."
+    )
+
+
 class RecordError(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -81,6 +92,11 @@ class Record(BaseModel):
     text: str = Field(default="", description="OCR text in reading order.")
     quality: list[PageReport] = Field(default_factory=list, description="One report per page.")
     warnings: list[RecordWarning] = Field(default_factory=list)
+    disagreements: list[FieldDisagreement] = Field(
+        default_factory=list,
+        description="Fields whose sources disagree; the most trusted value is kept in fields"
+        " (QR, then MRZ, then OCR) at a lowered confidence, and the record needs review.",
+    )
     status: RecordStatus
     error: RecordError | None = None
 
