@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint format samples schema clean bench-samples bench-speed train bench-accuracy
+.PHONY: setup demo test lint format samples schema clean bench-samples bench-speed train bench-accuracy bench-extract
 
 setup: $(STAMP)
 
@@ -56,6 +56,10 @@ bench-speed: setup
 ## Character error rate of sohoa's text vs bare tesseract (-l vie, --psm 1) on a seeded degraded corpus.
 bench-accuracy: setup
 	$(BIN)/python -m tests.bench.bench_accuracy
+
+## Document types, fields (exact match, precision at confidence >= 0.9) and bundle splits on a seeded corpus.
+bench-extract: setup
+	$(BIN)/python -m tests.bench.bench_extract
 
 ## Train the document-type classifier on OCR text of the generated corpus.
 train: setup
