@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import unicodedata
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from xml.etree import ElementTree
 
 import pytesseract
@@ -42,14 +42,30 @@ class OcrEngine(Protocol):
         ...
 
 
+def _tessdata_dir() -> str:
+    """Where the system's traineddata files are (Debian: /usr/share/tesseract-ocr/5/tessdata)."""
+    try:
+        out = subprocess.run(
+            ["tesseract", "--list-langs"], capture_output=True, text=True, check=False
+        ).stdout
+    except OSError:
+        return ""
+    m = re.search(r'"(.+?)"', out)
+    return m.group(1).rstrip("/") + "/" if m else ""
+
+
 class TesseractEngine:
     """Tesseract through pytesseract: one process per call, one thread each."""
 
-    def __init__(self, lang: str = "vie", timeout_s: float = 0, script: str = "Latin") -> None:
+    def __init__(
+        self, lang: str = "vie", timeout_s: float = 0, script: str = "Latin", tessdata: str = ""
+    ) -> None:
         # One OpenMP thread is ~3x faster per page here; parallelism comes from pages.
         os.environ.setdefault("OMP_THREAD_LIMIT", "1")
         self.lang = lang
         self.timeout_s = timeout_s
+        self.tessdata = tessdata or _tessdata_dir()
+        self._api: Any = None
         #: OSD's answer counts only when it also sees this script: on a photo or on
         #: noise it reports another script and a confident but arbitrary turn.
         self.script = script
@@ -119,29 +135,36 @@ class TesseractEngine:
         return page
 
     def read_line(self, image: Image.Image, dpi: int, whitelist: str = "") -> tuple[str, float]:
-        """A cheap second read of one field's crop: single-line mode, optional whitelist."""
-        config = f"--psm 7 --dpi {dpi}"
-        if whitelist:
-            config += f" -c tessedit_char_whitelist={whitelist}"
+        """A cheap second read of one field's crop: single-line mode, optional whitelist.
+
+        Runs in-process through libtesseract (tesserocr), the model loaded once per
+        process: ~20 ms a crop instead of ~250 ms for a new tesseract process.
+        """
+        api = self._line_api()
         try:
-            data = pytesseract.image_to_data(
-                image,
-                lang=self.lang,
-                config=config,
-                output_type=pytesseract.Output.DICT,
-                timeout=self.timeout_s,
-            )
-        except (pytesseract.TesseractError, RuntimeError, OSError) as exc:
+            api.SetVariable("tessedit_char_whitelist", whitelist)
+            api.SetImage(image.convert("L"))
+            api.SetSourceResolution(dpi)
+            text = api.GetUTF8Text()
+            confidence = api.MeanTextConf()
+        except RuntimeError as exc:
             raise OcrFailed(f"line re-read failed: {type(exc).__name__}") from exc
-        words = [
-            (str(t).strip(), float(str(c)))
-            for t, c in zip(data["text"], data["conf"], strict=True)
-            if str(t).strip() and float(str(c)) >= 0
-        ]
-        if not words:
+        text = unicodedata.normalize("NFC", " ".join(text.split()))
+        if not text:
             return "", 0.0
-        text = unicodedata.normalize("NFC", " ".join(w for w, _ in words))
-        return text, min(c for _, c in words) / 100.0
+        return text, max(0.0, min(1.0, confidence / 100.0))
+
+    def _line_api(self) -> Any:
+        if self._api is None:
+            import tesserocr
+
+            try:
+                self._api = tesserocr.PyTessBaseAPI(
+                    path=self.tessdata, lang=self.lang, psm=tesserocr.PSM.SINGLE_LINE
+                )
+            except RuntimeError as exc:
+                raise OcrFailed(f"cannot load the {self.lang} model for line reads") from exc
+        return self._api
 
 
 _BBOX = re.compile(r"bbox (\d+) (\d+) (\d+) (\d+)")
