@@ -294,6 +294,9 @@ def process_paths(
             for n in range(1, tri.page_count + 1)
         ]
         queued.append((source, sha, document_id, None, futures))
+    # Classification and extraction (with their second reads) run on the pool too, so the
+    # main process only waits: one worker process really is one core.
+    pending: list[tuple[Future[list[Record]], dict[int, PageResult]]] = []
     for source, sha, document_id, error, futures in queued:
         results: dict[int, PageResult] = {}
         try:
@@ -311,17 +314,31 @@ def process_paths(
                 code=exc.code,
                 message=exc.detail,
             )
-            yield ProcessedFile(records=[rejected], pages={})
-            continue
-        records = finish_document(
-            document_id=document_id,
-            source=source,
-            sha256=sha,
-            dossier_code=dossier_code,
-            pages=[r.page for r in results.values()],
-            reread=reread_from(results, options.lang, options.timeout_s),
-        )
-        yield ProcessedFile(records=records, pages=results)
+            done: Future[list[Record]] = Future()
+            done.set_result([rejected])
+            pending.append((done, {}))
+        else:
+            job = (document_id, source, sha, dossier_code, results, options.lang, options.timeout_s)
+            pending.append((executor.submit(_finish_job, job), results))
+        while pending and pending[0][0].done():
+            finished, pages = pending.pop(0)
+            yield ProcessedFile(records=finished.result(), pages=pages)
+    for finished, pages in pending:
+        yield ProcessedFile(records=finished.result(), pages=pages)
+
+
+def _finish_job(
+    args: tuple[str, str, str, str | None, dict[int, PageResult], str, int],
+) -> list[Record]:
+    document_id, source, sha, dossier_code, results, lang, timeout_s = args
+    return finish_document(
+        document_id=document_id,
+        source=source,
+        sha256=sha,
+        dossier_code=dossier_code,
+        pages=[r.page for r in results.values()],
+        reread=reread_from(results, lang, timeout_s),
+    )
 
 
 def process_bytes(**kwargs: object) -> list[Record]:
