@@ -354,8 +354,16 @@ def single_threaded() -> None:
     os.environ["OMP_THREAD_LIMIT"] = "1"
 
 
-def page_pool(workers: int | None = None) -> ProcessPoolExecutor:
-    """One OCR process per core, each single-threaded."""
+def page_pool(workers: int | None = None, spawn: bool = False) -> ProcessPoolExecutor:
+    """One OCR process per core, each single-threaded.
+
+    ``spawn`` for callers that ran OpenCV or numpy threads before: a forked child
+    can inherit a lock held by a thread that does not exist in it, and hang.
+    """
+    import multiprocessing
+
     return ProcessPoolExecutor(
-        max_workers=workers or os.cpu_count() or 1, initializer=single_threaded
+        max_workers=workers or os.cpu_count() or 1,
+        initializer=single_threaded,
+        mp_context=multiprocessing.get_context("spawn") if spawn else None,
     )

@@ -98,7 +98,7 @@ def run_sohoa(files: list[Path], jobs: int) -> dict[str, str]:
         timeout_s=settings.page_timeout_s,
     )
     out: dict[str, str] = {}
-    with page_pool(jobs) as pool:
+    with page_pool(jobs, spawn=True) as pool:  # the corpus was just built in this process
         for i, path in enumerate(files):
             records = process_bytes(
                 source=path.name,
