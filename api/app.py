@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.keys import Client, authenticate
-from pipeline import errors, signing
+from pipeline import errors, signing, verify
 from pipeline.intake import check_dossier_code
 from schemas import audit as audit_log
 from schemas.db import AuditEntry, Document, RecordRow
@@ -310,7 +310,7 @@ def create_app(services: Services) -> FastAPI:
                 blobs[kind] = None
             except errors.SohoaError as exc:
                 raise _error(503, exc.code, exc.detail) from exc
-        checks = signing.check_record(
+        checks = verify.check_record(
             record_code=row.record_code,
             manifest_raw=blobs.pop("manifest"),
             blobs=blobs,

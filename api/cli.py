@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -147,22 +148,23 @@ def _write_outputs(out_dir: Path, done: object, settings: Settings) -> None:
             continue
         folder = out_dir / rec.record_code
         folder.mkdir(parents=True, exist_ok=True)
-        blobs = {
-            "json": rec.model_dump_json(indent=2).encode(),
-            "text": rec.text.encode(),
-            "pdf": signing.sign_pdf(record_archive_pdf(rec, done.pages), keys),
-        }
-        (folder / "record.json").write_bytes(blobs["json"])
-        (folder / "text.txt").write_bytes(blobs["text"])
-        (folder / "archive.pdf").write_bytes(blobs["pdf"])
-        hashes = {"original": rec.sha256, **{k: signing.sha256_hex(v) for k, v in blobs.items()}}
-        fields = rec.model_dump(mode="json")["fields"]
-        doc = signing.manifest(
-            record_code=rec.record_code, agency_code=keys.agency_code, hashes=hashes, fields=fields
+        body = rec.model_dump(mode="json")
+        sealed = signing.seal_record(
+            record_code=rec.record_code,
+            original_sha256=rec.sha256,
+            record_json=json.dumps(body, ensure_ascii=False, indent=2).encode(),
+            text=rec.text.encode(),
+            archive_pdf=record_archive_pdf(rec, done.pages),
+            fields=body["fields"],
+            keys=keys,
         )
-        (folder / "manifest.json").write_bytes(
-            signing.manifest_bytes(signing.sign_manifest(doc, keys))
-        )
+        for kind, name in (
+            ("json", "record.json"),
+            ("text", "text.txt"),
+            ("pdf", "archive.pdf"),
+            ("manifest", "manifest.json"),
+        ):
+            (folder / name).write_bytes(sealed[kind])
         for n in rec.pages:
             (folder / f"page-{n:04d}.hocr").write_text(done.pages[n].page.hocr, encoding="utf-8")
 

@@ -223,7 +223,6 @@ def process_file(
     options: ProcessOptions,
     executor: Executor | None = None,
     dossier_code: str | None = None,
-    on_page: Callable[[int, int], None] | None = None,
 ) -> ProcessedFile:
     """Digitise one file; a file that cannot be digitised gives one rejected record."""
     sha = sha256_of(data)
@@ -240,18 +239,10 @@ def process_file(
             mapped = map(_page_job, jobs) if executor is None else executor.map(_page_job, jobs)
             for result in mapped:
                 results[result.page.number] = result
-                if on_page:
-                    on_page(len(results), len(jobs))
     except errors.SohoaError as exc:
-        rejected = rejected_record(
-            document_id=document_id,
-            source=source,
-            sha256=sha,
-            dossier_code=dossier_code,
-            code=exc.code,
-            message=exc.detail,
+        return ProcessedFile(
+            records=[_rejected(exc, document_id, source, sha, dossier_code)], pages={}
         )
-        return ProcessedFile(records=[rejected], pages={})
     records = finish_document(
         document_id=document_id,
         source=source,
@@ -261,6 +252,19 @@ def process_file(
         reread=reread_from(results, options.lang, options.timeout_s),
     )
     return ProcessedFile(records=records, pages=results)
+
+
+def _rejected(
+    exc: errors.SohoaError, document_id: str, source: str, sha: str, dossier_code: str | None
+) -> Record:
+    return rejected_record(
+        document_id=document_id,
+        source=source,
+        sha256=sha,
+        dossier_code=dossier_code,
+        code=exc.code,
+        message=exc.detail,
+    )
 
 
 def process_paths(
@@ -306,16 +310,8 @@ def process_paths(
                 result = future.result()
                 results[result.page.number] = result
         except errors.SohoaError as exc:
-            rejected = rejected_record(
-                document_id=document_id,
-                source=source,
-                sha256=sha,
-                dossier_code=dossier_code,
-                code=exc.code,
-                message=exc.detail,
-            )
             done: Future[list[Record]] = Future()
-            done.set_result([rejected])
+            done.set_result([_rejected(exc, document_id, source, sha, dossier_code)])
             pending.append((done, {}))
         else:
             job = (document_id, source, sha, dossier_code, results, options.lang, options.timeout_s)
@@ -339,11 +335,6 @@ def _finish_job(
         pages=[r.page for r in results.values()],
         reread=reread_from(results, lang, timeout_s),
     )
-
-
-def process_bytes(**kwargs: object) -> list[Record]:
-    """Records only (see process_file)."""
-    return process_file(**kwargs).records  # type: ignore[arg-type]
 
 
 def single_threaded() -> None:

@@ -24,14 +24,7 @@ from pipeline.process import (
     record_archive_pdf,
     reread_from,
 )
-from pipeline.signing import (
-    AgencyKeys,
-    manifest,
-    manifest_bytes,
-    sha256_hex,
-    sign_manifest,
-    sign_pdf,
-)
+from pipeline.signing import AgencyKeys, seal_record
 from pipeline.types import FileKind, PageText, Triage
 from schemas.db import Document, DocumentStatus, Page, RecordRow, utcnow
 from schemas.record import RecordStatus
@@ -218,27 +211,20 @@ def finish(self: Any, document_id: str) -> int:
                 "manifest": record_key(rec.record_code, "manifest.json"),
                 "hocr": [page_key(document_id, n, "hocr") for n in rec.pages],
             }
-            # The PDF carries the agency's PAdES signature; the manifest, written last,
-            # signs the hashes of everything stored for the record.
-            blobs = {
-                "pdf": sign_pdf(record_archive_pdf(rec, results), keys),
-                "text": rec.text.encode(),
-                "json": json.dumps(body, ensure_ascii=False, indent=2).encode(),
-            }
-            svc.store.put(artifacts["pdf"], blobs["pdf"], "application/pdf")
-            svc.store.put(artifacts["text"], blobs["text"], "text/plain; charset=utf-8")
-            svc.store.put(artifacts["json"], blobs["json"], "application/json")
-            hashes = {"original": sha, **{k: sha256_hex(v) for k, v in blobs.items()}}
-            signed = sign_manifest(
-                manifest(
-                    record_code=rec.record_code,
-                    agency_code=keys.agency_code,
-                    hashes=hashes,
-                    fields=body["fields"],
-                ),
-                keys,
+            sealed = seal_record(
+                record_code=rec.record_code,
+                original_sha256=sha,
+                record_json=json.dumps(body, ensure_ascii=False, indent=2).encode(),
+                text=rec.text.encode(),
+                archive_pdf=record_archive_pdf(rec, results),
+                fields=body["fields"],
+                keys=keys,
             )
-            svc.store.put(artifacts["manifest"], manifest_bytes(signed), "application/json")
+            svc.store.put(artifacts["pdf"], sealed["pdf"], "application/pdf")
+            svc.store.put(artifacts["text"], sealed["text"], "text/plain; charset=utf-8")
+            svc.store.put(artifacts["json"], sealed["json"], "application/json")
+            # The manifest goes last: its presence says every file it signs is stored.
+            svc.store.put(artifacts["manifest"], sealed["manifest"], "application/json")
             pid = rec.fields.get("personal_id")
             rows.append(
                 RecordRow(

@@ -2,7 +2,7 @@
 
 Builds (or reuses) a seeded corpus of degraded synthetic scans under
 bench-results/corpus-accuracy/, runs sohoa's whole pipeline in-process
-(`pipeline.process.process_bytes`, pages on a pool of two processes), and bare
+(`pipeline.process.process_file`, pages on a pool of two processes), and bare
 `tesseract FILE - -l vie` and `... --psm 1` on the same files (PDF pages
 rasterised with `pdftoppm -r 300` first; images as they are). CER is
 Levenshtein(reference, hypothesis) / len(reference) on normalised text (NFC,
@@ -87,7 +87,7 @@ def run_tesseract(files: list[Path], psm1: bool, jobs: int) -> dict[str, str]:
 def run_sohoa(files: list[Path], jobs: int) -> dict[str, str]:
     """Text of each file by sohoa's pipeline: its records' text in page order."""
     from config.settings import load_settings
-    from pipeline.process import ProcessOptions, page_pool, process_bytes
+    from pipeline.process import ProcessOptions, page_pool, process_file
     from pipeline.types import Limits
 
     settings = load_settings()
@@ -100,13 +100,13 @@ def run_sohoa(files: list[Path], jobs: int) -> dict[str, str]:
     out: dict[str, str] = {}
     with page_pool(jobs, spawn=True) as pool:  # the corpus was just built in this process
         for i, path in enumerate(files):
-            records = process_bytes(
+            records = process_file(
                 source=path.name,
                 data=path.read_bytes(),
                 document_id=f"bench-{i}",
                 options=options,
                 executor=pool,
-            )
+            ).records
             records.sort(key=lambda r: min(r.pages) if r.pages else 0)
             out[path.name] = "\n".join(r.text for r in records)
     return out

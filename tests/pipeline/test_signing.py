@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image, ImageDraw
 
-from pipeline import signing
+from pipeline import signing, verify
 from pipeline.archive import ArchivePage, build_archive_pdf
 
 AGENCY = "000.00.00.H55"
@@ -130,9 +130,9 @@ def test_pades_signature_verifies_and_keeps_the_pdfa(
     archive_pdf: bytes, signed_pdf: bytes, keys: signing.AgencyKeys
 ) -> None:
     assert signed_pdf.startswith(archive_pdf)  # an incremental update
-    result = signing.check_pdf(signed_pdf, keys.pdf_trust_roots)
+    result = verify.check_pdf(signed_pdf, keys.pdf_trust_roots)
     assert result.ok, result.detail
-    assert signing.verify_pdf(signed_pdf, keys.pdf_trust_roots)
+    assert verify.verify_pdf(signed_pdf, keys.pdf_trust_roots)
     with pikepdf.open(io.BytesIO(signed_pdf)) as pdf, pikepdf.open(io.BytesIO(archive_pdf)) as old:
         assert len(pdf.pages) == 2
         meta = pdf.open_metadata()
@@ -147,15 +147,15 @@ def test_pades_signature_verifies_and_keeps_the_pdfa(
 
 def test_a_changed_pdf_byte_fails(signed_pdf: bytes, keys: signing.AgencyKeys) -> None:
     for at in (len(signed_pdf) // 3, len(signed_pdf) // 2, len(signed_pdf) - 40):
-        assert not signing.verify_pdf(_flip(signed_pdf, at), keys.pdf_trust_roots), at
+        assert not verify.verify_pdf(_flip(signed_pdf, at), keys.pdf_trust_roots), at
     extra = signed_pdf + b"%% appended\n"
-    assert not signing.verify_pdf(extra, keys.pdf_trust_roots)
+    assert not verify.verify_pdf(extra, keys.pdf_trust_roots)
 
 
 def test_pdf_signed_by_someone_else_is_not_trusted(
     signed_pdf: bytes, archive_pdf: bytes, tmp_path: Path
 ) -> None:
     stranger = signing.AgencyKeys.load(AGENCY, tmp_path)
-    result = signing.check_pdf(signed_pdf, stranger.pdf_trust_roots)
+    result = verify.check_pdf(signed_pdf, stranger.pdf_trust_roots)
     assert not result.ok and "not trusted" in result.detail
-    assert not signing.verify_pdf(archive_pdf, stranger.pdf_trust_roots)  # unsigned
+    assert not verify.verify_pdf(archive_pdf, stranger.pdf_trust_roots)  # unsigned
