@@ -1,0 +1,1 @@
+"""One module per part of the API; `api.app.create_app` mounts them all."""

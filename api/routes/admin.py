@@ -1,0 +1,7 @@
+"""Administration: API keys (scope admin)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["admin"])

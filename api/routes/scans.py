@@ -1,0 +1,99 @@
+"""Uploading scans and following one ingested file's progress."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, UploadFile
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from api.deps import Caller, ErrorBody, ServicesDep, SessionDep, error, need
+from pipeline import errors
+from schemas.db import Document, RecordRow
+from workers.ingest import ingest_bytes
+
+router = APIRouter(tags=["scans"])
+
+
+class IngestedDocument(BaseModel):
+    id: str
+    source: str
+    sha256: str
+    status: str
+    error: ErrorBody | None = None
+
+
+class ScanAccepted(BaseModel):
+    documents: list[IngestedDocument]
+
+
+class DocumentStatusOut(BaseModel):
+    id: str
+    source: str
+    sha256: str
+    dossier_code: str | None
+    status: str
+    page_count: int
+    pages_done: int
+    records: list[str]
+    error: ErrorBody | None = None
+
+
+@router.post("/api/v1/scans", status_code=202, response_model=ScanAccepted)
+async def upload_scans(
+    c: Annotated[Caller, Depends(need("scans:write"))],
+    svc: ServicesDep,
+    files: Annotated[list[UploadFile], File(description="Scans: PDF, PNG, JPEG or TIFF")],
+    dossier_code: Annotated[str | None, Form()] = None,
+) -> ScanAccepted:
+    out = []
+    for upload in files:
+        data = await upload.read()
+        try:
+            ing = ingest_bytes(svc, upload.filename or "upload", data, dossier_code)
+        except errors.InvalidDossierCode as exc:
+            raise error(422, exc.code, exc.detail) from exc
+        except errors.SohoaError as exc:
+            raise error(503, exc.code, exc.detail) from exc
+        out.append(
+            IngestedDocument(
+                id=ing.document_id,
+                source=ing.source,
+                sha256=ing.sha256,
+                status=ing.status,
+                error=ErrorBody(**ing.error.as_dict()) if ing.error else None,
+            )
+        )
+    return ScanAccepted(documents=out)
+
+
+@router.get("/api/v1/documents/{document_id}", response_model=DocumentStatusOut)
+def get_document(
+    document_id: str,
+    c: Annotated[Caller, Depends(need("records:read"))],
+    s: SessionDep,
+) -> DocumentStatusOut:
+    doc = s.get(Document, document_id)
+    if doc is None:
+        raise error(404, "not_found", "No such document.")
+    codes = list(
+        s.scalars(
+            select(RecordRow.record_code)
+            .where(RecordRow.document_id == document_id)
+            .order_by(RecordRow.first_page)
+        )
+    )
+    return DocumentStatusOut(
+        id=doc.id,
+        source=doc.source,
+        sha256=doc.sha256,
+        dossier_code=doc.dossier_code,
+        status=doc.status,
+        page_count=doc.page_count,
+        pages_done=doc.pages_done,
+        records=codes,
+        error=ErrorBody(code=doc.error_code, message=doc.error_message or "")
+        if doc.error_code
+        else None,
+    )
