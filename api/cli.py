@@ -78,7 +78,13 @@ def _records_table(records: list[Record]) -> Table:
                 for k in KEY_FIELDS
                 if k in r.fields
             )
-        style = {"ready": "green", "needs_review": "yellow", "rejected": "red"}[r.status.value]
+        style = {
+            "digitised": "green",
+            "published": "green",
+            "approved": "green",
+            "needs_review": "yellow",
+            "rejected": "red",
+        }[r.status.value]
         table.add_row(
             r.source,
             ",".join(map(str, r.pages)) or "-",
@@ -270,6 +276,10 @@ def apikey_create(
     name: Annotated[str, typer.Argument(help="The client system's name.")],
     scope: Annotated[list[str], typer.Option(help="Repeat for each scope.")] = ["records:read"],  # noqa: B006
     agency: Annotated[str | None, typer.Option(help="Agency code the key acts for.")] = None,
+    rate_limit: Annotated[
+        int | None,
+        typer.Option(help="Requests per minute for this key (0: none; default: the server's)."),
+    ] = None,
 ) -> None:
     """Create an API key and print it once; only its hash is stored. The change is audited."""
     from api.keys import create_key
@@ -283,10 +293,11 @@ def apikey_create(
             actor=_operator(),
             action="apikey.create",
             agency_code=agency,
-            detail=f"name={name} scopes={' '.join(scope)}",
+            detail=f"name={name} scopes={' '.join(scope)}"
+            + (f" rate={rate_limit}" if rate_limit is not None else ""),
         )
         try:
-            key = create_key(s, name, scope, agency)
+            key = create_key(s, name, scope, agency, rate_limit)
         except ValueError as exc:
             err.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from exc
@@ -301,6 +312,129 @@ def _operator() -> str:
         return f"cli:{getpass.getuser()}"[:100]
     except Exception:  # no user name (containers without a passwd entry)
         return f"cli:uid {os.getuid()}"
+
+
+def _key_detail(info: object) -> str:
+    """An audit detail naming a key: never its secret or hash."""
+    from api.keys import KeyInfo
+
+    assert isinstance(info, KeyInfo)
+    return (
+        f"id={info.id} name={info.name} agency={info.agency_code} "
+        f"scopes={' '.join(info.scopes)} rate={info.rate_limit_per_minute}"
+    )
+
+
+@apikey_app.command("list")
+def apikey_list(
+    revoked: Annotated[bool, typer.Option(help="Show revoked keys too.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per key.")] = False,
+) -> None:
+    """List the keys (never their secrets or hashes)."""
+    from api.keys import list_keys
+
+    svc = _services(load_settings())
+    with svc.sessions() as s:
+        infos = list_keys(s, include_revoked=revoked)
+    if as_json:
+        for i in infos:
+            row = {
+                "id": i.id,
+                "name": i.name,
+                "agency_code": i.agency_code,
+                "scopes": i.scopes,
+                "rate_limit_per_minute": i.rate_limit_per_minute,
+                "created_at": i.created_at.isoformat(),
+                "rotated_at": i.rotated_at.isoformat() if i.rotated_at else None,
+                "revoked_at": i.revoked_at.isoformat() if i.revoked_at else None,
+                "active": i.active,
+            }
+            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return
+    table = Table(title="API keys")
+    for col in ("id", "name", "agency", "scopes", "per min", "created", "rotated", "state"):
+        table.add_column(col)
+    for i in infos:
+        table.add_row(
+            str(i.id),
+            i.name,
+            i.agency_code or "-",
+            " ".join(i.scopes),
+            "default" if i.rate_limit_per_minute is None else str(i.rate_limit_per_minute),
+            f"{i.created_at:%Y-%m-%d %H:%M}",
+            f"{i.rotated_at:%Y-%m-%d %H:%M}" if i.rotated_at else "-",
+            "[green]active[/green]" if i.active else f"[red]revoked {i.revoked_at:%Y-%m-%d}[/red]",
+        )
+    out.print(table)
+
+
+@apikey_app.command("rotate")
+def apikey_rotate(
+    key_id: Annotated[int, typer.Argument(help="The key's id (see `sohoa apikey list`).")],
+    grace: Annotated[
+        int, typer.Option(help="Seconds the old secret keeps working (0: it stops now).")
+    ] = 0,
+) -> None:
+    """Give a key a new secret and print it once; the old one stops (after GRACE). Audited.
+
+    API processes that cached the old secret drop it within SOHOA_AUTH_CACHE_TTL_S.
+    """
+    from api.keys import KeyNotFound, KeyRevoked, rotate_key
+    from schemas.audit import append
+
+    settings = load_settings()
+    svc = _services(settings)
+    with svc.sessions() as s:
+        try:
+            info, key = rotate_key(s, key_id, grace, settings.key_rotation_max_grace_s)
+        except KeyNotFound as exc:
+            err.print(f"[red]no API key {key_id}[/red]")
+            raise typer.Exit(2) from exc
+        except KeyRevoked as exc:
+            err.print(f"[red]API key {key_id} is revoked[/red]")
+            raise typer.Exit(2) from exc
+        except ValueError as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from exc
+        append(
+            s,
+            actor=_operator(),
+            action="apikey.rotate",
+            agency_code=info.agency_code,
+            detail=f"{_key_detail(info)} grace_s={grace}",
+        )
+        s.commit()
+    out.print(key)
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(
+    key_id: Annotated[int, typer.Argument(help="The key's id (see `sohoa apikey list`).")],
+) -> None:
+    """Revoke a key (and any old secret still in grace). Audited.
+
+    API processes that cached it refuse it within SOHOA_AUTH_CACHE_TTL_S.
+    """
+    from api.keys import KeyNotFound, revoke_key
+    from schemas.audit import append
+
+    svc = _services(load_settings())
+    with svc.sessions() as s:
+        try:
+            info, changed = revoke_key(s, key_id)
+        except KeyNotFound as exc:
+            err.print(f"[red]no API key {key_id}[/red]")
+            raise typer.Exit(2) from exc
+        if changed:
+            append(
+                s,
+                actor=_operator(),
+                action="apikey.revoke",
+                agency_code=info.agency_code,
+                detail=_key_detail(info),
+            )
+        s.commit()
+    out.print(f"revoked {info.id} ({info.name})" if changed else f"{info.id} was already revoked")
 
 
 @audit_app.command("verify")

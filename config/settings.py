@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     page_timeout_s: int = Field(default=300, description="OCR of one page longer: page_timeout.")
 
     agency_code: str = Field(default="000.00.00.H55", description="The digitising agency.")
+    auto_publish: bool = Field(
+        default=True,
+        description="Publish confident records at once; off: every record waits for approval.",
+    )
 
     # The agency's key material (pipeline/signing.py). Empty: a development key pair and
     # self-signed certificate are generated once under DATA_DIR/keys/.
@@ -99,6 +103,47 @@ class Settings(BaseSettings):
 
     def ensure_dirs(self) -> None:
         self.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+
+    # API access (api/keys.py, api/ratelimit.py).
+    rate_limit_per_minute: int = Field(
+        default=600,
+        ge=0,
+        description="Requests per minute per API key unless the key has its own limit; 0: none."
+        " Counted in each API process (token bucket), so N processes allow up to N times this.",
+    )
+    rate_limit_burst_s: float = Field(
+        default=6.0,
+        gt=0.0,
+        le=60.0,
+        description="A key may send this many seconds' worth of its limit at once (the bucket"
+        " holds limit x burst / 60 requests, at least 1).",
+    )
+    auth_cache_ttl_s: float = Field(
+        default=5.0,
+        ge=0.0,
+        le=60.0,
+        description="Seconds an API process trusts a checked key without asking the database;"
+        " a revocation or rotation elsewhere takes effect within this time; 0: no cache.",
+    )
+    key_rotation_max_grace_s: int = Field(
+        default=3600,
+        ge=0,
+        description="Longest grace period a rotation may give the old secret (seconds).",
+    )
+
+    # Webhooks (workers/webhooks.py, docs/webhooks.md).
+    webhook_timeout_s: float = Field(
+        default=10.0, gt=0.0, le=60.0, description="Seconds to wait for a webhook receiver."
+    )
+    webhook_max_attempts: int = Field(
+        default=12, ge=1, le=50, description="Attempts of one delivery before it is failed."
+    )
+    webhook_backoff_base_s: float = Field(
+        default=10.0, gt=0.0, description="Wait before the 2nd attempt; doubles each time."
+    )
+    webhook_backoff_max_s: float = Field(
+        default=3600.0, gt=0.0, description="Longest wait between two attempts (before jitter)."
+    )
 
 
 def load_settings(**overrides: object) -> Settings:

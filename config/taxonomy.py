@@ -58,12 +58,13 @@ class DocTypeSpec(BaseModel):
     fields: dict[str, Validator]
     required: list[str]
     validity: Validity
+    identity: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> DocTypeSpec:
-        missing = set(self.required) - set(self.fields)
+        missing = (set(self.required) | set(self.identity)) - set(self.fields)
         if missing:
-            raise ValueError(f"{self.code}: required fields not declared: {sorted(missing)}")
+            raise ValueError(f"{self.code}: fields not declared: {sorted(missing)}")
         if self.validity.field and self.validity.field not in self.fields:
             raise ValueError(f"{self.code}: validity field {self.validity.field} not declared")
         if any(t != t.upper() for t in self.titles):
@@ -100,6 +101,8 @@ class DocType:
     required: tuple[str, ...]
     validators: dict[str, str]
     validity: Validity
+    #: Fields that together name one paper (de-duplication of re-scans); may be empty.
+    identity: tuple[str, ...] = ()
 
 
 def load_taxonomy(path: Path = TAXONOMY_PATH) -> dict[str, DocType]:
@@ -115,6 +118,7 @@ def load_taxonomy(path: Path = TAXONOMY_PATH) -> dict[str, DocType]:
             required=tuple(t.required),
             validators=dict(t.fields),
             validity=t.validity,
+            identity=tuple(t.identity),
         )
         for t in spec.types
     }

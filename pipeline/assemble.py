@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from config.taxonomy import DOC_TYPES
+from pipeline.lifecycle import validity_of
 from pipeline.types import DocumentSpan, ExtractedField, PageText
 from schemas.record import (
     FieldDisagreement,
@@ -98,7 +99,7 @@ def record_status(doc_type: str, fields: dict[str, ExtractedField]) -> RecordSta
         return RecordStatus.needs_review
     if any(f.confidence < REVIEW_THRESHOLD for f in fields.values()):
         return RecordStatus.needs_review
-    return RecordStatus.ready
+    return RecordStatus.digitised
 
 
 def assemble_record(
@@ -118,6 +119,7 @@ def assemble_record(
     status = record_status(span.doc_type, fields)
     if warnings or disagreements:
         status = RecordStatus.needs_review
+    validity = validity_of(span.doc_type, {k: v.value for k, v in fields.items()})
     return Record(
         record_code=record_code(fields, span.doc_type, sha256, span.pages[0], suffix),
         document_id=document_id,
@@ -136,6 +138,9 @@ def assemble_record(
         warnings=warnings,
         disagreements=list(disagreements or []),
         status=status,
+        validity=validity.kind,
+        valid_from=validity.valid_from,
+        valid_until=validity.valid_until,
     )
 
 

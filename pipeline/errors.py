@@ -79,6 +79,16 @@ class InvalidDossierCode(InputRejected):
     message = "Dossier codes look like 000.00.00.H55-230415-0001."
 
 
+class InvalidTransition(SohoaError):
+    code = "invalid_transition"
+    message = "The record's state does not allow this action."
+
+
+class NotReusable(SohoaError):
+    code = "not_reusable"
+    message = "The record is not published, is superseded or is not valid on that day."
+
+
 class OcrFailed(SohoaError):
     code = "ocr_failed"
     message = "The OCR engine failed on a page."
@@ -126,6 +136,8 @@ ALL_ERRORS: tuple[type[SohoaError], ...] = (
     TooManyPages,
     ImageTooLarge,
     InvalidDossierCode,
+    InvalidTransition,
+    NotReusable,
     OcrFailed,
     PageTimeout,
     PoisonPage,

@@ -11,6 +11,7 @@ import io
 import re
 import unicodedata
 import warnings
+from datetime import datetime
 
 import pikepdf
 from PIL import Image
@@ -47,8 +48,13 @@ def safe_name(name: str, limit: int = 200) -> str:
 def check_dossier_code(code: str | None) -> str | None:
     if code is None or code == "":
         return None
-    if not DOSSIER_CODE.match(code):
+    m = DOSSIER_CODE.match(code)
+    if m is None:
         raise errors.InvalidDossierCode(f"Invalid dossier code: {code[:40]!r}")
+    try:
+        datetime.strptime(m["date"], "%y%m%d")
+    except ValueError:
+        raise errors.InvalidDossierCode("The dossier code's date (yyMMdd) is not a date.") from None
     return code
 
 

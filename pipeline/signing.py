@@ -395,7 +395,30 @@ def seal_record(
     """What publishing stores for a record: the PAdES-signed PDF, the text, the JSON and,
     last, the Ed25519-signed manifest over all of them. Keys of the result: pdf, text,
     json, manifest. The worker and `sohoa process --out` both publish through this."""
-    blobs = {"pdf": sign_pdf(archive_pdf, keys), "text": text, "json": record_json}
+    return seal_version(
+        record_code=record_code,
+        original_sha256=original_sha256,
+        record_json=record_json,
+        text=text,
+        signed_pdf=sign_pdf(archive_pdf, keys),
+        fields=fields,
+        keys=keys,
+    )
+
+
+def seal_version(
+    *,
+    record_code: str,
+    original_sha256: str,
+    record_json: bytes,
+    text: bytes,
+    signed_pdf: bytes,
+    fields: Mapping[str, Any],
+    keys: AgencyKeys,
+) -> dict[str, bytes]:
+    """Like seal_record around an archive PDF that already carries the agency's signature:
+    a corrected version changes the fields, not the scan, so its PDF is not signed again."""
+    blobs = {"pdf": signed_pdf, "text": text, "json": record_json}
     hashes = {"original": original_sha256, **{k: sha256_hex(v) for k, v in blobs.items()}}
     doc = manifest(
         record_code=record_code, agency_code=keys.agency_code, hashes=hashes, fields=fields

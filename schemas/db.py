@@ -7,12 +7,13 @@ the same truth. Schema changes go through Alembic (`schemas/migrations`).
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -50,8 +51,10 @@ class DocumentStatus:
     needs_review = "needs_review"
     rejected = "rejected"
     failed = "failed"
+    #: Byte-identical to a file already ingested (Document.duplicate_of): not digitised again.
+    duplicate = "duplicate"
 
-    FINAL = frozenset({ready, needs_review, rejected, failed})
+    FINAL = frozenset({ready, needs_review, rejected, failed, duplicate})
 
 
 class Document(Base):
@@ -73,6 +76,8 @@ class Document(Base):
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: A byte-identical file already ingested: this row links to it instead of re-digitising.
+    duplicate_of: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class Page(Base):
@@ -92,6 +97,8 @@ class Page(Base):
 
 
 class RecordRow(Base):
+    """The current version of a record; every version (this one too) is in record_versions."""
+
     __tablename__ = "records"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -105,8 +112,63 @@ class RecordRow(Base):
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
     artifacts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    validity: Mapped[str] = mapped_column(String(16), default="unknown")
+    valid_from: Mapped[date | None] = mapped_column(Date, nullable=True)
+    valid_until: Mapped[date | None] = mapped_column(Date, nullable=True)
+    agency_code: Mapped[str | None] = mapped_column(String(32), index=True, nullable=True)
+    #: pipeline.lifecycle.identity_key: same type and identity fields = the same paper.
+    identity_key: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
 
     __table_args__ = (UniqueConstraint("document_id", "first_page"),)
+
+
+class RecordVersion(Base):
+    """Every version of every record, kept: corrections and re-scans never overwrite."""
+
+    __tablename__ = "record_versions"
+    __table_args__ = (UniqueConstraint("record_code", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    record_code: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32))
+    document_id: Mapped[str] = mapped_column(String(32))
+    #: digitised, rescan, correction, approval, rejection
+    reason: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(100))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    artifacts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Dossier(Base):
+    """A dossier received at a one-stop-shop desk: the denominator of both KPIs."""
+
+    __tablename__ = "dossiers"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agency_code: Mapped[str] = mapped_column(String(32), index=True)
+    received_on: Mapped[date] = mapped_column(Date, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DossierRecord(Base):
+    """A record that is part of a dossier: scanned for it (submitted) or reused into it."""
+
+    __tablename__ = "dossier_records"
+    __table_args__ = (UniqueConstraint("dossier_code", "record_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dossier_code: Mapped[str] = mapped_column(ForeignKey("dossiers.code"), index=True)
+    record_code: Mapped[str] = mapped_column(String(200), index=True)
+    relation: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(100))
+    purpose: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class ApiKey(Base):
@@ -119,6 +181,14 @@ class ApiKey(Base):
     agency_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Requests per minute for this key; None: the default (SOHOA_RATE_LIMIT_PER_MINUTE).
+    rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # After a rotation with a grace period, the old secret's hash keeps working until then.
+    previous_key_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    previous_valid_until: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
 
 
 class AuditEntry(Base):

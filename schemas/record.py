@@ -6,6 +6,7 @@ test fails when the two disagree, so other systems can rely on the file.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from enum import StrEnum
 from pathlib import Path
@@ -14,9 +15,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class RecordStatus(StrEnum):
-    ready = "ready"
+    """Approval state (pipeline/lifecycle.py): only published records are offered for reuse."""
+
+    digitised = "digitised"
     needs_review = "needs_review"
+    approved = "approved"
     rejected = "rejected"
+    published = "published"
+
+
+class Validity(StrEnum):
+    no_expiry = "no_expiry"
+    until = "until"
+    unknown = "unknown"
 
 
 class FieldValue(BaseModel):
@@ -98,6 +109,14 @@ class Record(BaseModel):
         " (QR, then MRZ, then OCR) at a lowered confidence, and the record needs review.",
     )
     status: RecordStatus
+    version: int = Field(default=1, ge=1, description="A correction or a re-scan adds one.")
+    validity: Validity = Field(
+        default=Validity.unknown,
+        description="no_expiry, until valid_until, or unknown (the date was not read).",
+    )
+    valid_from: dt.date | None = Field(default=None, description="Issue date, when read.")
+    valid_until: dt.date | None = Field(default=None, description="Last day the paper counts.")
+    agency_code: str | None = Field(default=None, description="The digitising agency.")
     error: RecordError | None = None
 
 

@@ -28,7 +28,8 @@ def test_shipped_taxonomy_loads() -> None:
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda d: d["types"][0]["required"].append("no_such_field"), "required fields"),
+        (lambda d: d["types"][0]["required"].append("no_such_field"), "fields not declared"),
+        (lambda d: d["types"][0]["identity"].append("no_such_field"), "fields not declared"),
         (lambda d: d["types"][0]["fields"].update(x="no_such_validator"), "x"),
         (lambda d: d["types"].append(dict(d["types"][0])), "duplicate"),
         (lambda d: d["types"][0].update(validity={"kind": "period"}), "needs days"),

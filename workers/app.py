@@ -15,7 +15,7 @@ from celery.signals import worker_process_init
 
 from config.settings import Settings, load_settings
 
-celery_app = Celery("sohoa", include=["workers.tasks"])
+celery_app = Celery("sohoa", include=["workers.tasks", "workers.webhooks"])
 
 _services: Any = None
 

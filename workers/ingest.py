@@ -1,5 +1,8 @@
 """Intake for every door (CLI, hot folder, API): store the original, then its row, then enqueue.
 
+A byte-identical file already digitised is not digitised again: its row links to
+the earlier one (status duplicate) and its dossier to the records already made.
+
 The original is written before the row exists, so a crash in between leaves an
 orphan object (found by `sohoa doctor`), never a row pointing at nothing.
 """
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 from pipeline import errors
 from pipeline.intake import check_dossier_code, safe_name, sha256_of, triage
 from schemas.db import Document, DocumentStatus, utcnow
+from workers.lifecycle import find_duplicate, link_duplicate, register_dossier
 from workers.services import Services, original_key
 
 log = logging.getLogger(__name__)
@@ -25,6 +29,7 @@ class Ingested:
     status: str
     page_count: int = 0
     error: errors.SohoaError | None = None
+    duplicate_of: str | None = None
 
 
 def ingest_bytes(
@@ -41,6 +46,25 @@ def ingest_bytes(
     key = original_key(sha)
     if not services.store.exists(key):
         services.store.put(key, data)
+    with services.sessions() as session:
+        earlier = find_duplicate(session, sha)
+        if earlier is not None:
+            doc = Document(
+                sha256=sha,
+                source=name,
+                dossier_code=dossier_code,
+                size=len(data),
+                mime=earlier.mime,
+                page_count=earlier.page_count,
+                status=DocumentStatus.duplicate,
+                duplicate_of=earlier.id,
+                finished_at=utcnow(),
+            )
+            session.add(doc)
+            link_duplicate(session, earlier, dossier_code)
+            session.commit()
+            log.info("ingested document=%s duplicate_of=%s", doc.id, earlier.id)
+            return Ingested(doc.id, sha, name, doc.status, doc.page_count, None, earlier.id)
     rejection: errors.SohoaError | None = None
     page_count = 0
     mime = None
@@ -63,6 +87,9 @@ def ingest_bytes(
             finished_at=utcnow() if rejection else None,
         )
         session.add(doc)
+        if dossier_code:
+            # Counted as received for the KPIs even if none of its papers can be read.
+            register_dossier(session, dossier_code)
         session.commit()
         doc_id = doc.id
     log.info("ingested document=%s sha256=%s status=%s", doc_id, sha[:12], doc.status)

@@ -57,5 +57,6 @@ def page_key(document_id: str, number: int, kind: str) -> str:
     return f"pages/{document_id}/{number:04d}.{kind}"
 
 
-def record_key(record_code: str, name: str) -> str:
-    return f"records/{record_code}/{name}"
+def record_key(record_code: str, name: str, version: int = 1) -> str:
+    """Each version of a record has its own artifacts: old versions stay verifiable."""
+    return f"records/{record_code}/v{version}/{name}"

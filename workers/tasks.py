@@ -13,7 +13,8 @@ import logging
 from typing import Any
 
 from celery import chord
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from pipeline import errors
 from pipeline.intake import triage
@@ -24,12 +25,13 @@ from pipeline.process import (
     record_archive_pdf,
     reread_from,
 )
-from pipeline.signing import AgencyKeys, seal_record
+from pipeline.signing import AgencyKeys
 from pipeline.types import FileKind, PageText, Triage
 from schemas.db import Document, DocumentStatus, Page, RecordRow, utcnow
 from schemas.record import RecordStatus
+from workers import lifecycle
 from workers.app import celery_app, services
-from workers.services import original_key, page_key, record_key
+from workers.services import original_key, page_key
 
 log = logging.getLogger(__name__)
 
@@ -155,23 +157,28 @@ def ocr_page(self: Any, document_id: str, number: int, triage_dict: dict[str, An
         _fail(document_id, exc)
         raise
     with svc.sessions() as session:
-        session.execute(
+        changed = session.execute(
             update(Page)
-            .where(Page.document_id == document_id, Page.number == number)
+            .where(Page.document_id == document_id, Page.number == number, Page.status != "done")
             .values(status="done", rotation=page.rotation, mean_confidence=page.mean_confidence)
         )
-        done = session.scalar(
-            select(func.count()).where(Page.document_id == document_id, Page.status == "done")
-        )
-        session.execute(update(Document).where(Document.id == document_id).values(pages_done=done))
+        # An increment under the row's lock: two pages finishing at once both count
+        # (a count read in each transaction would miss the other's uncommitted page).
+        if getattr(changed, "rowcount", 0):
+            session.execute(
+                update(Document)
+                .where(Document.id == document_id)
+                .values(pages_done=Document.pages_done + 1)
+            )
         session.commit()
     return number
 
 
 @celery_app.task(name="sohoa.finish", bind=True, max_retries=5)
 def finish(self: Any, document_id: str) -> int:
-    """Classify, extract, store each record's artifacts and publish the records."""
+    """Classify, extract, seal and store each record, then save and publish them."""
     svc = services()
+    settings = svc.settings
     with svc.sessions() as session:
         doc = session.get(Document, document_id)
         if doc is None or doc.status in DocumentStatus.FINAL:
@@ -197,71 +204,66 @@ def finish(self: Any, document_id: str) -> int:
             dossier_code=dossier,
             pages=[r.page for r in results.values()],
             code_taken=taken.__contains__,
-            reread=reread_from(results, svc.settings.ocr_lang, svc.settings.page_timeout_s),
+            reread=reread_from(results, settings.ocr_lang, settings.page_timeout_s),
         )
-        rows = []
-        keys = AgencyKeys.from_settings(svc.settings)
-        for rec in records:
-            body = rec.model_dump(mode="json")
-            artifacts = {
-                "original": original_key(sha),
-                "json": record_key(rec.record_code, "record.json"),
-                "text": record_key(rec.record_code, "text.txt"),
-                "pdf": record_key(rec.record_code, "archive.pdf"),
-                "manifest": record_key(rec.record_code, "manifest.json"),
-                "hocr": [page_key(document_id, n, "hocr") for n in rec.pages],
-            }
-            sealed = seal_record(
-                record_code=rec.record_code,
-                original_sha256=sha,
-                record_json=json.dumps(body, ensure_ascii=False, indent=2).encode(),
-                text=rec.text.encode(),
-                archive_pdf=record_archive_pdf(rec, results),
-                fields=body["fields"],
-                keys=keys,
-            )
-            svc.store.put(artifacts["pdf"], sealed["pdf"], "application/pdf")
-            svc.store.put(artifacts["text"], sealed["text"], "text/plain; charset=utf-8")
-            svc.store.put(artifacts["json"], sealed["json"], "application/json")
-            # The manifest goes last: its presence says every file it signs is stored.
-            svc.store.put(artifacts["manifest"], sealed["manifest"], "application/json")
-            pid = rec.fields.get("personal_id")
-            rows.append(
-                RecordRow(
-                    record_code=rec.record_code,
-                    document_id=document_id,
-                    first_page=rec.pages[0],
-                    doc_type=rec.doc_type,
-                    personal_id=pid.value if pid else None,
-                    dossier_code=dossier,
-                    status=rec.status.value,
-                    body=body,
-                    artifacts=artifacts,
+        keys = AgencyKeys.from_settings(settings)
+        planned: list[lifecycle.Planned] = []
+        seen: set[str] = set()
+        with svc.sessions() as session:
+            for rec in records:
+                planned.append(
+                    lifecycle.plan_digitised(
+                        session,
+                        rec,
+                        agency_code=settings.agency_code,
+                        auto_publish=settings.auto_publish,
+                        planned_keys=seen,
+                    )
                 )
-            )
+        for plan in planned:
+            plan.artifacts["hocr"] = [page_key(document_id, n, "hocr") for n in plan.record.pages]
+            lifecycle.seal_planned(svc.store, plan, record_archive_pdf(plan.record, results), keys)
     except TRANSIENT as exc:
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
     except errors.SohoaError as exc:
         _fail(document_id, exc)
         return 0
-    review = any(r.status != RecordStatus.ready.value for r in rows)
-    with svc.sessions() as session:
-        existing = set(
-            session.scalars(
-                select(RecordRow.first_page).where(RecordRow.document_id == document_id)
+    review = any(p.record.status is RecordStatus.needs_review for p in planned)
+    events: list[tuple[str, RecordRow]] = []
+    try:
+        with svc.sessions() as session:
+            existing = set(
+                session.scalars(
+                    select(RecordRow.first_page).where(RecordRow.document_id == document_id)
+                )
             )
-        )
-        for row in rows:
-            if row.first_page not in existing:
-                session.add(row)
-        session.execute(
-            update(Document)
-            .where(Document.id == document_id)
-            .values(
-                status=DocumentStatus.needs_review if review else DocumentStatus.ready,
-                finished_at=utcnow(),
+            for plan in planned:
+                if plan.record.pages[0] in existing:
+                    continue
+                row = lifecycle.save_digitised(
+                    session,
+                    plan,
+                    document_id=document_id,
+                    first_page=plan.record.pages[0],
+                    dossier=dossier,
+                )
+                event = lifecycle.EVENTS.get(plan.record.status)
+                if event:
+                    events.append((event, row))
+            session.execute(
+                update(Document)
+                .where(Document.id == document_id)
+                .values(
+                    status=DocumentStatus.needs_review if review else DocumentStatus.ready,
+                    finished_at=utcnow(),
+                )
             )
-        )
-        session.commit()
-    log.info("document=%s finished records=%d", document_id, len(rows))
-    return len(rows)
+            session.flush()
+            delivery_ids = lifecycle.emit(session, events)
+            session.commit()
+    except IntegrityError as exc:
+        # Another worker saved a version of the same paper at the same moment: plan again.
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+    lifecycle.dispatch(delivery_ids)
+    log.info("document=%s finished records=%d", document_id, len(planned))
+    return len(planned)

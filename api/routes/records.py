@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.deps import Caller, ServicesDep, SessionDep, audit, error, need
+from api.deps import Caller, ServicesDep, SessionDep, audit, clean_text, error, need
 from pipeline import errors, signing, verify
-from schemas.db import RecordRow
-from schemas.record import Record
+from schemas.db import RecordRow, RecordVersion
+from schemas.record import Record, RecordStatus
+from workers import lifecycle
+from workers.services import Services
 
 router = APIRouter(tags=["records"])
 
@@ -141,3 +144,167 @@ def verify_record(
         ok=all(ch.ok for ch in checks),
         checks=[CheckOut(name=ch.name, ok=ch.ok, detail=ch.detail) for ch in checks],
     )
+
+
+class VersionOut(BaseModel):
+    version: int
+    status: str
+    reason: str = Field(description="digitised, rescan, correction or approval.")
+    actor: str
+    document_id: str
+    created_at: datetime
+
+
+class VersionList(BaseModel):
+    record_code: str
+    current: int
+    versions: list[VersionOut]
+
+
+class Review(BaseModel):
+    """An operator's decision. Corrections are field values as printed (dates dd/mm/yyyy or ISO)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    corrections: dict[str, Annotated[str, StringConstraints(min_length=1, max_length=500)]] = Field(
+        default_factory=dict, max_length=50
+    )
+    note: str | None = Field(default=None, max_length=500)
+
+
+class Rejection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500)
+
+
+@router.get("/api/v1/records/{record_code}/versions", response_model=VersionList)
+def list_versions(
+    record_code: str,
+    c: Annotated[Caller, Depends(need("records:read"))],
+    s: SessionDep,
+) -> VersionList:
+    """Every version of the record, oldest first: corrections and re-scans never overwrite."""
+    row = find_record(s, record_code)
+    versions = s.scalars(
+        select(RecordVersion)
+        .where(RecordVersion.record_code == record_code)
+        .order_by(RecordVersion.version)
+    )
+    return VersionList(
+        record_code=record_code,
+        current=row.version,
+        versions=[VersionOut.model_validate(v, from_attributes=True) for v in versions],
+    )
+
+
+@router.get("/api/v1/records/{record_code}/versions/{version}", response_model=Record)
+def get_version(
+    record_code: str,
+    version: int,
+    c: Annotated[Caller, Depends(need("records:read_personal"))],
+    s: SessionDep,
+) -> Record:
+    old = s.scalar(
+        select(RecordVersion).where(
+            RecordVersion.record_code == record_code, RecordVersion.version == version
+        )
+    )
+    if old is None:
+        raise error(404, "not_found", "No such record version.")
+    audit(
+        s,
+        c,
+        "record.read",
+        record_code=record_code,
+        personal_id=_pid(old.body),
+        detail=f"version={version}",
+    )
+    return Record.model_validate(old.body)
+
+
+def _pid(body: dict[str, Any]) -> str | None:
+    value = body.get("fields", {}).get("personal_id", {}).get("value")
+    return value if isinstance(value, str) else None
+
+
+def _change(
+    s: Session,
+    svc: Services,
+    c: Caller,
+    row: RecordRow,
+    action: Literal["approve", "correct"],
+    review: Review,
+) -> Record:
+    try:
+        corrections = lifecycle.normalise_corrections(row.doc_type, review.corrections)
+    except ValueError as exc:
+        raise error(422, "invalid_field", str(exc)) from exc
+    try:
+        lifecycle.new_version(
+            s,
+            svc.store,
+            signing.AgencyKeys.from_settings(svc.settings),
+            row,
+            action=action,
+            actor=c.client.name,
+            corrections=corrections,
+        )
+    except errors.InvalidTransition as exc:
+        s.rollback()
+        raise error(409, exc.code, exc.detail) from exc
+    except errors.SohoaError as exc:
+        s.rollback()
+        raise error(503, exc.code, exc.detail) from exc
+    names = ",".join(sorted(corrections)) or "-"
+    detail = f"version={row.version} corrected={names}"
+    if review.note:
+        detail += f" note={clean_text(review.note, 300)}"
+    events = [(lifecycle.EVENTS[RecordStatus.published], row)] if row.status == "published" else []
+    ids = lifecycle.emit(s, events)
+    audit(s, c, f"record.{action}", row, detail=detail)  # commits the version with its entry
+    lifecycle.dispatch(ids)
+    return Record.model_validate(row.body)
+
+
+@router.post("/api/v1/records/{record_code}/approve", response_model=Record)
+def approve_record(
+    record_code: str,
+    review: Review,
+    c: Annotated[Caller, Depends(need("scans:write"))],
+    s: SessionDep,
+    svc: ServicesDep,
+) -> Record:
+    """Approve (with optional corrections): a new version, approved and then published."""
+    return _change(s, svc, c, find_record(s, record_code), "approve", review)
+
+
+@router.post("/api/v1/records/{record_code}/corrections", response_model=Record)
+def correct_record(
+    record_code: str,
+    review: Review,
+    c: Annotated[Caller, Depends(need("scans:write"))],
+    s: SessionDep,
+    svc: ServicesDep,
+) -> Record:
+    """Correct fields: a new version in the same state (a published record is republished)."""
+    if not review.corrections:
+        raise error(422, "invalid_field", "Give at least one corrected field.")
+    return _change(s, svc, c, find_record(s, record_code), "correct", review)
+
+
+@router.post("/api/v1/records/{record_code}/reject", response_model=Record)
+def reject_record(
+    record_code: str,
+    rejection: Rejection,
+    c: Annotated[Caller, Depends(need("scans:write"))],
+    s: SessionDep,
+) -> Record:
+    """Reject a record awaiting review; it is kept, never published, never offered for reuse."""
+    row = find_record(s, record_code)
+    try:
+        lifecycle.reject(s, row)
+    except errors.InvalidTransition as exc:
+        raise error(409, exc.code, exc.detail) from exc
+    audit(s, c, "record.reject", row, detail=f"reason={clean_text(rejection.reason, 300)}")
+    return Record.model_validate(row.body)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
-from pydantic import BaseModel
-from sqlalchemy import select
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
 
 from api.deps import Caller, ErrorBody, ServicesDep, SessionDep, error, need
 from pipeline import errors
-from schemas.db import Document, RecordRow
+from schemas.db import Document, RecordVersion
 from workers.ingest import ingest_bytes
 
 router = APIRouter(tags=["scans"])
@@ -22,6 +22,7 @@ class IngestedDocument(BaseModel):
     sha256: str
     status: str
     error: ErrorBody | None = None
+    duplicate_of: str | None = None
 
 
 class ScanAccepted(BaseModel):
@@ -38,6 +39,9 @@ class DocumentStatusOut(BaseModel):
     pages_done: int
     records: list[str]
     error: ErrorBody | None = None
+    duplicate_of: str | None = Field(
+        default=None, description="The earlier ingest of the same bytes; records are its records."
+    )
 
 
 @router.post("/api/v1/scans", status_code=202, response_model=ScanAccepted)
@@ -63,6 +67,7 @@ async def upload_scans(
                 sha256=ing.sha256,
                 status=ing.status,
                 error=ErrorBody(**ing.error.as_dict()) if ing.error else None,
+                duplicate_of=ing.duplicate_of,
             )
         )
     return ScanAccepted(documents=out)
@@ -77,13 +82,15 @@ def get_document(
     doc = s.get(Document, document_id)
     if doc is None:
         raise error(404, "not_found", "No such document.")
-    codes = list(
-        s.scalars(
-            select(RecordRow.record_code)
-            .where(RecordRow.document_id == document_id)
-            .order_by(RecordRow.first_page)
-        )
+    made_by = doc.duplicate_of or doc.id
+    # Through the versions: a later re-scan of the same paper moves the current row on.
+    made = s.execute(
+        select(RecordVersion.record_code, func.min(RecordVersion.id))
+        .where(RecordVersion.document_id == made_by)
+        .group_by(RecordVersion.record_code)
+        .order_by(func.min(RecordVersion.id))
     )
+    codes = [code for code, _ in made]
     return DocumentStatusOut(
         id=doc.id,
         source=doc.source,
@@ -96,4 +103,5 @@ def get_document(
         error=ErrorBody(code=doc.error_code, message=doc.error_message or "")
         if doc.error_code
         else None,
+        duplicate_of=doc.duplicate_of,
     )

@@ -67,7 +67,7 @@ def record(services: Services) -> RecordRow:
         doc_type="citizen_id_card",
         doc_type_confidence=1.0,
         fields={"personal_id": FieldValue(value=PID, confidence=1.0)},
-        status=RecordStatus.ready,
+        status=RecordStatus.published,
     ).model_dump(mode="json")
     artifacts = {
         "original": original_key(sha),
@@ -87,7 +87,7 @@ def record(services: Services) -> RecordRow:
             first_page=1,
             doc_type="citizen_id_card",
             personal_id=PID,
-            status="ready",
+            status="published",
             body=body,
             artifacts=artifacts,
         )

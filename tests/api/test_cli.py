@@ -36,7 +36,7 @@ def test_process_json_lines_and_exit_status(tmp_path: Path) -> None:
     assert records[0].pages == [1, 2]
     assert records[0].fields["personal_id"].value == card_truth["personal_id"]
     assert records[1].fields["full_name"].value == birth_truth["full_name"]
-    assert all(r.status.value in ("ready", "needs_review") for r in records)
+    assert all(r.status.value in ("digitised", "needs_review") for r in records)
 
 
 def test_rejected_input_prints_error_line_and_exits_2(tmp_path: Path) -> None:

@@ -45,7 +45,7 @@ def test_verify_passes_then_names_each_altered_artifact(
     objects = Path(services.store.url.removeprefix("file://"))
 
     # What was published: a signed manifest over every artifact, a PAdES-signed PDF.
-    assert row.artifacts["manifest"] == f"records/{code}/manifest.json"
+    assert row.artifacts["manifest"] == f"records/{code}/v1/manifest.json"
     stored = json.loads(services.store.get(row.artifacts["manifest"]))
     assert stored["sha256"]["original"] == row.body["sha256"]
     assert stored["agency_code"] == settings.agency_code

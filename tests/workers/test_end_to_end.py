@@ -121,7 +121,7 @@ def _check_bucket(services: Services, record: Record) -> None:
     obj = store.client.get_object(store.bucket, f"originals/{record.sha256}")
     assert hashlib.sha256(obj.read()).hexdigest() == record.sha256
     names = {o.object_name for o in store.client.list_objects(store.bucket, recursive=True)}
-    assert f"records/{record.record_code}/archive.pdf" in names
+    assert f"records/{record.record_code}/v1/archive.pdf" in names
 
 
 def test_redis_postgres_s3(
