@@ -50,6 +50,11 @@ def configure(settings: Settings) -> Celery:
         task_track_started=True,
         worker_hijack_root_logger=False,
         database_create_tables_at_setup=True,
+        # Run by the worker started with `sohoa worker --beat` (one per deployment).
+        beat_schedule={
+            "redeliver-webhooks": {"task": "sohoa.redeliver_webhooks", "schedule": 60.0},
+        },
+        beat_schedule_filename=str(settings.resolved_data_dir / "celerybeat-schedule"),
     )
     celery_app.conf.sohoa_settings = settings
     _forget_connections()
