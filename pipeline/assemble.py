@@ -130,7 +130,12 @@ def assemble_record(
         doc_type=span.doc_type,
         doc_type_confidence=round(span.confidence, 3),
         fields={
-            k: FieldValue(value=v.value, confidence=round(v.confidence, 3))
+            k: FieldValue(
+                value=v.value,
+                confidence=round(v.confidence, 3),
+                page=v.page,
+                box=list(v.box) if v.box else None,
+            )
             for k, v in fields.items()
         },
         text=document_text(pages),

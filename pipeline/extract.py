@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from config.taxonomy import DOC_TYPES
 from pipeline.classify import fold
@@ -443,9 +443,31 @@ def extract_document(
     trusted = {k: next(iter(v.values())) for k, v in evidence.claims.items()} if evidence else {}
     fields = weigh(found, validators, reread, trusted)
     if evidence is None:
-        return Extraction(fields)
+        return Extraction(_located(fields, found, pages))
     fields, disagreements = reconcile(fields, evidence, spec.fields if spec else ())
-    return Extraction(fields, disagreements)
+    return Extraction(_located(fields, found, pages), disagreements)
+
+
+def _located(
+    fields: dict[str, ExtractedField], found: dict[str, Candidate], pages: list[PageText]
+) -> dict[str, ExtractedField]:
+    """Attach to each field the box of the words it was read from (for the operator's view)."""
+    sizes = {p.number: (p.width, p.height) for p in pages}
+    out = {}
+    for name, f in fields.items():
+        cand = found.get(name)
+        size = sizes.get(cand.page) if cand else None
+        if cand is None or not cand.words or not size or not all(size):
+            out[name] = f
+            continue
+        w, h = size
+        x0 = min(wd.left for wd in cand.words)
+        y0 = min(wd.top for wd in cand.words)
+        x1 = max(wd.left + wd.width for wd in cand.words)
+        y1 = max(wd.top + wd.height for wd in cand.words)
+        box = tuple(round(min(max(v, 0.0), 1.0), 4) for v in (x0 / w, y0 / h, x1 / w, y1 / h))
+        out[name] = replace(f, page=cand.page, box=box)  # type: ignore[arg-type]
+    return out
 
 
 def extract_fields(

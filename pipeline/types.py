@@ -132,6 +132,10 @@ Reread = Callable[[int, tuple[int, int, int, int], str], "tuple[str, float] | No
 class ExtractedField:
     value: str
     confidence: float
+    #: Where it was printed: page number and (x0, y0, x1, y1) as fractions of the page
+    #: image, so a viewer can mark it on any rendering of the page. None: not from OCR.
+    page: int | None = None
+    box: tuple[float, float, float, float] | None = None
 
 
 #: Why a page should be scanned again (closed set; carried in records and the API).

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,6 +36,13 @@ class FieldValue(BaseModel):
 
     value: str = Field(description="Normalised value: ISO dates, NFC capitals for names.")
     confidence: float = Field(ge=0.0, le=1.0)
+    page: int | None = Field(default=None, ge=1, description="Page it was read on.")
+    box: list[Annotated[float, Field(ge=0.0, le=1.0)]] | None = Field(
+        default=None,
+        min_length=4,
+        max_length=4,
+        description="Where it was read: [x0, y0, x1, y1] as fractions of the page image.",
+    )
 
 
 class FieldDisagreement(BaseModel):

@@ -335,7 +335,14 @@ def new_version(
     current = Record.model_validate(row.body)
     fields = dict(current.fields)
     for name, value in (corrections or {}).items():
-        fields[name] = FieldValue(value=value, confidence=1.0)
+        # Where it is printed does not change with a correction: keep the location.
+        printed = fields.get(name)
+        fields[name] = FieldValue(
+            value=value,
+            confidence=1.0,
+            page=printed.page if printed else None,
+            box=printed.box if printed else None,
+        )
     changed = set(corrections or {})
     rec = _with_validity(
         current.model_copy(

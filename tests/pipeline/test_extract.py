@@ -64,6 +64,37 @@ def test_id_card_fields(card: tuple[dict[str, str], list[PageText]]) -> None:
     assert "document_number" not in out  # not a field of an ID card
 
 
+def test_fields_carry_where_they_were_printed(
+    card: tuple[dict[str, str], list[PageText]],
+) -> None:
+    """The box covers the words the value was read from, so the operator can be shown it."""
+    _fields, pages = card
+    out = extract_fields("citizen_id_card", pages)
+    for name in ("personal_id", "full_name", "date_of_birth", "issue_date"):
+        f = out[name]
+        assert f.page is not None and f.box is not None, name
+        page = pages[f.page - 1]
+        x0, y0, x1, y1 = f.box
+        assert 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1, (name, f.box)
+        inside = [
+            w.text
+            for w in page.words
+            if x0 * page.width - 2 <= w.left
+            and w.left + w.width <= x1 * page.width + 2
+            and y0 * page.height - 2 <= w.top
+            and w.top + w.height <= y1 * page.height + 2
+        ]
+        read = "".join(inside).replace("/", "").replace(".", "").upper()
+        if name == "full_name":
+            assert f.value.replace(" ", "") in read, (name, inside)
+        elif name == "personal_id":
+            assert f.value in read, (name, inside)
+        elif name == "date_of_birth":
+            y, m, d = f.value.split("-")
+            assert d + m + y in read, (name, inside)
+    assert out["issue_date"].page == 2, "the issue date is printed on the back"
+
+
 def test_id_card_back_alone_gives_the_number_from_the_mrz(
     card: tuple[dict[str, str], list[PageText]],
 ) -> None:
