@@ -3,7 +3,9 @@
 Each key may send its own `rate_limit_per_minute` requests a minute, else
 `SOHOA_RATE_LIMIT_PER_MINUTE` (0 turns the limit off), and at once up to
 `SOHOA_RATE_LIMIT_BURST_S` seconds' worth of it (the bucket's size). A refused call
-gets 429 and `Retry-After`: the whole seconds until the next token. The buckets live in memory, so each API process counts on its own: behind N
+gets 429 and `Retry-After`: the whole seconds until the next token.
+
+The buckets live in memory, so each API process counts on its own: behind N
 uvicorn workers or N containers a key gets up to N times its limit. That keeps the
 check free of any round trip; a shared counter (Redis) would be the next step if a
 hard global limit is ever needed.

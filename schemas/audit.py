@@ -7,9 +7,11 @@ hash after it. Only truncating the newest entries leaves a valid chain: compare
 the head (`chain_head`) with one noted elsewhere to catch that.
 
 `append` serialises writers: on PostgreSQL with a transaction-scoped advisory
-lock taken before the head is read; on SQLite the INSERT itself takes the
-database's single write lock before the previous entry is read. The lock is held
-until the caller commits, so callers commit straight away.
+lock, after which one statement draws the new id(s) from the sequence and reads
+the head, and the entry is inserted with its hashes already computed; on SQLite
+the INSERT itself takes the database's single write lock before the previous
+entry is read. The lock is held until the caller commits, so callers commit
+straight away.
 """
 
 from __future__ import annotations
@@ -65,8 +67,37 @@ def _content(entry: AuditEntry) -> dict[str, Any]:
 
 
 def _lock_chain(session: Session) -> None:
-    if session.get_bind().dialect.name == "postgresql":
+    if _is_postgres(session):
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _ids_and_head(session: Session, n: int) -> tuple[list[int], str]:
+    """Under the lock: n new ids and the newest entry's hash, in one round trip."""
+    rows = session.execute(
+        text(
+            "SELECT nextval(pg_get_serial_sequence('audit_log', 'id')),"
+            " (SELECT entry_hash FROM audit_log ORDER BY id DESC LIMIT 1)"
+            " FROM generate_series(1, :n)"
+        ),
+        {"n": n},
+    ).all()
+    return sorted(int(r[0]) for r in rows), (rows[0][1] if rows else None) or GENESIS
+
+
+def _chained(fields: list[dict[str, Any]], ids: list[int], head: str) -> list[dict[str, Any]]:
+    """Rows ready to insert: each with its id, time and the hashes linking it to the last."""
+    rows, prev = [], head
+    for entry_id, f in zip(ids, fields, strict=True):
+        row = {k: f.get(k) for k in HASHED if k not in ("id", "at")}
+        row.update(id=entry_id, at=utcnow())
+        row["prev_hash"] = prev
+        row["entry_hash"] = prev = entry_digest(row, prev)
+        rows.append(row)
+    return rows
 
 
 def append(
@@ -82,18 +113,24 @@ def append(
     detail: str | None = None,
 ) -> AuditEntry:
     """Add one chained entry to the session (flushed, not committed: commit right after)."""
-    _lock_chain(session)
-    entry = AuditEntry(
-        at=utcnow(),
-        actor=actor,
-        action=action,
-        agency_code=agency_code,
-        record_code=record_code,
-        personal_id=personal_id,
-        dossier_code=dossier_code,
-        purpose=purpose,
-        detail=detail,
-    )
+    fields = {
+        "actor": actor,
+        "action": action,
+        "agency_code": agency_code,
+        "record_code": record_code,
+        "personal_id": personal_id,
+        "dossier_code": dossier_code,
+        "purpose": purpose,
+        "detail": detail,
+    }
+    if _is_postgres(session):
+        _lock_chain(session)
+        ids, head = _ids_and_head(session, 1)
+        entry = AuditEntry(**_chained([fields], ids, head)[0])
+        session.add(entry)
+        session.flush()
+        return entry
+    entry = AuditEntry(at=utcnow(), **fields)
     session.add(entry)
     session.flush()  # the id; on SQLite this INSERT holds the write lock from here on
     prev = session.scalar(

@@ -156,9 +156,7 @@ def test_create_list_rotate_revoke_through_the_admin_api(
 
 def test_bad_requests_are_refused(client: TestClient, services: Services) -> None:
     admin = _key(services, "ops", "admin")
-    bad = client.post(
-        "/api/v1/admin/keys", json={"name": "x", "scopes": ["root"]}, headers=admin
-    )
+    bad = client.post("/api/v1/admin/keys", json={"name": "x", "scopes": ["root"]}, headers=admin)
     assert bad.status_code == 422
     assert bad.json()["error"]["code"] == "invalid_key_request"
     assert client.post("/api/v1/admin/keys/999/rotate", headers=admin).status_code == 404
@@ -170,7 +168,9 @@ def test_bad_requests_are_refused(client: TestClient, services: Services) -> Non
     assert _works(client, admin["X-API-Key"]) == 200  # the refused rotation changed nothing
 
 
-def test_rotation_grace_keeps_the_old_secret_briefly(client: TestClient, services: Services) -> None:
+def test_rotation_grace_keeps_the_old_secret_briefly(
+    client: TestClient, services: Services
+) -> None:
     admin = _key(services, "ops", "admin")
     old = _key(services, "portal", "records:read_personal")["X-API-Key"]
     with services.sessions() as s:

@@ -45,9 +45,7 @@ def test_api_answers_429_with_retry_after_per_key(tmp_path: Path) -> None:
         limited = {"X-API-Key": create_key(s, "a", ["records:read"])}
         other = {"X-API-Key": create_key(s, "b", ["records:read"])}
         unlimited = {"X-API-Key": create_key(s, "c", ["records:read"], rate_limit_per_minute=0)}
-        generous = {
-            "X-API-Key": create_key(s, "d", ["records:read"], rate_limit_per_minute=6000)
-        }
+        generous = {"X-API-Key": create_key(s, "d", ["records:read"], rate_limit_per_minute=6000)}
     with TestClient(create_app(services)) as client:
         assert [client.get(PROBE, headers=limited).status_code for _ in range(2)] == [404, 404]
         resp = client.get(PROBE, headers=limited)
