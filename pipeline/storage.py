@@ -79,8 +79,13 @@ class LocalFolderStore:
         self._path(key).unlink(missing_ok=True)
 
     def list(self, prefix: str = "") -> list[str]:
+        # Walk only the prefix's folder: listing originals/ must not visit every page image.
+        head = prefix.rpartition("/")[0]
+        start = self.root
+        if head and all(p not in ("", ".", "..") for p in head.split("/")):
+            start = self.root / head
         keys = []
-        for path in self.root.rglob("*"):
+        for path in start.rglob("*"):
             if path.is_file() and not path.name.startswith(".tmp-"):
                 key = path.relative_to(self.root).as_posix()
                 if key.startswith(prefix):

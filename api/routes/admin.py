@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, HTTPException
+from fastapi import APIRouter, Body, Depends, HTTPException, Path
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,10 @@ from api.deps import Caller, ServicesDep, SessionDep, audit, error, need
 router = APIRouter(tags=["admin"])
 
 Admin = Annotated[Caller, Depends(need("admin"))]
+
+
+#: Database ids are 32-bit: a larger number is a 422, not a database error.
+KeyId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 class KeyOut(BaseModel):
@@ -49,10 +53,17 @@ class KeyWithSecret(BaseModel):
 
 
 class KeyCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=100, description="The client system's name.")
+    name: str = Field(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="The client system's name.",
+    )
     scopes: list[str] = Field(min_length=1, description=f"Any of: {', '.join(keys.SCOPES)}.")
-    agency_code: str | None = Field(default=None, max_length=32)
-    rate_limit_per_minute: int | None = Field(default=None, ge=0)
+    agency_code: str | None = Field(
+        default=None, max_length=32, pattern=r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$"
+    )
+    rate_limit_per_minute: int | None = Field(default=None, ge=0, le=1_000_000)
 
 
 class KeyRotate(BaseModel):
@@ -114,7 +125,7 @@ def _missing(s: Session, key_id: int) -> HTTPException:
 
 @router.post("/api/v1/admin/keys/{key_id}/rotate", response_model=KeyWithSecret)
 def rotate_key(
-    key_id: int,
+    key_id: KeyId,
     c: Admin,
     s: SessionDep,
     svc: ServicesDep,
@@ -153,13 +164,13 @@ def _revoke(key_id: int, c: Caller, s: Session) -> KeyOut:
 
 
 @router.post("/api/v1/admin/keys/{key_id}/revoke", response_model=KeyOut)
-def revoke_key(key_id: int, c: Admin, s: SessionDep) -> KeyOut:
+def revoke_key(key_id: KeyId, c: Admin, s: SessionDep) -> KeyOut:
     """Revoke a key now, in this process at once and in other API processes within the
     authentication cache's time to live (SOHOA_AUTH_CACHE_TTL_S). Revoking twice is a no-op."""
     return _revoke(key_id, c, s)
 
 
 @router.delete("/api/v1/admin/keys/{key_id}", response_model=KeyOut)
-def delete_key(key_id: int, c: Admin, s: SessionDep) -> KeyOut:
+def delete_key(key_id: KeyId, c: Admin, s: SessionDep) -> KeyOut:
     """The same as POST .../revoke: the row stays, for the audit log's sake."""
     return _revoke(key_id, c, s)

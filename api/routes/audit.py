@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -10,6 +9,8 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from api.deps import Caller, SessionDep, audit, need
+from api.routes.records import PersonalIdQuery, TextQuery
+from api.routes.webhooks import UtcDatetime
 from schemas.db import AuditEntry
 
 router = APIRouter(tags=["audit"])
@@ -17,7 +18,7 @@ router = APIRouter(tags=["audit"])
 
 class AuditEntryOut(BaseModel):
     id: int
-    at: datetime
+    at: UtcDatetime
     actor: str
     agency_code: str | None
     action: str
@@ -36,8 +37,8 @@ class AuditList(BaseModel):
 def list_audit(
     c: Annotated[Caller, Depends(need("audit:read"))],
     s: SessionDep,
-    personal_id: str | None = None,
-    record_code: str | None = None,
+    personal_id: PersonalIdQuery = None,
+    record_code: TextQuery = None,
     limit: int = 100,
 ) -> AuditList:
     """Who read what: entries about a citizen or a record, newest first."""

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import Caller, ServicesDep, SessionDep, audit, clean_text, error, need
+from api.routes.webhooks import UtcDatetime
 from pipeline import errors, signing, verify
 from schemas.db import RecordRow, RecordVersion
 from schemas.record import Record, RecordStatus
@@ -26,6 +27,27 @@ FILE_KINDS = {
     "text": "text/plain; charset=utf-8",
     "json": "application/json",
 }
+
+
+#: No control characters: none belongs in a code, and PostgreSQL refuses NUL in text.
+PLAIN = r"^[^\x00-\x1f\x7f]*$"
+RecordCode = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=200,
+        pattern=PLAIN,
+        description="The record's code, e.g. 019099012345.citizen_id_card.p1.01.",
+    ),
+]
+PersonalIdQuery = Annotated[
+    str | None, Query(pattern=r"^(\d{9}|\d{12})$", description="12-digit (or 9-digit) ID.")
+]
+DocTypeQuery = Annotated[
+    str | None,
+    Query(max_length=64, pattern=r"^[A-Za-z0-9_]+$", description="e.g. birth_certificate."),
+]
+TextQuery = Annotated[str | None, Query(max_length=200, pattern=PLAIN)]
 
 
 class RecordList(BaseModel):
@@ -44,6 +66,9 @@ class Verification(BaseModel):
 
 
 def find_record(s: Session, code: str) -> RecordRow:
+    """The record, or 404; a code no record can have (NUL, too long) is not looked up."""
+    if len(code) > 200 or not re.fullmatch(PLAIN, code):
+        raise error(404, "not_found", "No such record.")
     row = s.scalar(select(RecordRow).where(RecordRow.record_code == code))
     if row is None:
         raise error(404, "not_found", "No such record.")
@@ -54,11 +79,12 @@ def find_record(s: Session, code: str) -> RecordRow:
 def list_records(
     c: Annotated[Caller, Depends(need("records:read_personal"))],
     s: SessionDep,
-    personal_id: str | None = None,
-    doc_type: str | None = None,
-    dossier_code: str | None = None,
+    personal_id: PersonalIdQuery = None,
+    doc_type: DocTypeQuery = None,
+    dossier_code: Annotated[str | None, Query(max_length=64, pattern=PLAIN)] = None,
     limit: int = 100,
 ) -> RecordList:
+    """Search records (any status) by personal ID, document type or dossier; newest first."""
     if not (personal_id or doc_type or dossier_code):
         raise error(422, "filter_required", "Give personal_id, doc_type or dossier_code.")
     q = select(RecordRow).order_by(RecordRow.created_at.desc()).limit(max(1, min(limit, 500)))
@@ -81,23 +107,35 @@ def list_records(
 
 @router.get("/api/v1/records/{record_code}", response_model=Record)
 def get_record(
-    record_code: str,
+    record_code: RecordCode,
     c: Annotated[Caller, Depends(need("records:read_personal"))],
     s: SessionDep,
 ) -> Record:
+    """The current version of a record, with its fields (audited)."""
     row = find_record(s, record_code)
     audit(s, c, "record.read", row)
     return Record.model_validate(row.body)
 
 
-@router.get("/api/v1/records/{record_code}/files/{kind}")
+@router.get(
+    "/api/v1/records/{record_code}/files/{kind}",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The file's bytes.",
+            "content": {media: {} for media in dict.fromkeys(FILE_KINDS.values())},
+        },
+        410: {"description": "The stored file is gone."},
+    },
+)
 def get_record_file(
-    record_code: str,
+    record_code: RecordCode,
     kind: str,
     c: Annotated[Caller, Depends(need("records:read_personal"))],
     s: SessionDep,
     svc: ServicesDep,
 ) -> Response:
+    """Download one of the record's files: original, pdf (signed), text or json (audited)."""
     if kind not in FILE_KINDS:
         raise error(404, "not_found", f"File kinds: {', '.join(FILE_KINDS)}.")
     row = find_record(s, record_code)
@@ -116,7 +154,7 @@ def get_record_file(
 
 @router.get("/api/v1/records/{record_code}/verify", response_model=Verification)
 def verify_record(
-    record_code: str,
+    record_code: RecordCode,
     c: Annotated[Caller, Depends(need("records:read"))],
     s: SessionDep,
     svc: ServicesDep,
@@ -152,7 +190,7 @@ class VersionOut(BaseModel):
     reason: str = Field(description="digitised, rescan, correction or approval.")
     actor: str
     document_id: str
-    created_at: datetime
+    created_at: UtcDatetime
 
 
 class VersionList(BaseModel):
@@ -166,9 +204,9 @@ class Review(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    corrections: dict[str, Annotated[str, StringConstraints(min_length=1, max_length=500)]] = Field(
-        default_factory=dict, max_length=50
-    )
+    corrections: dict[
+        str, Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=PLAIN)]
+    ] = Field(default_factory=dict, max_length=50)
     note: str | None = Field(default=None, max_length=500)
 
 
@@ -180,7 +218,7 @@ class Rejection(BaseModel):
 
 @router.get("/api/v1/records/{record_code}/versions", response_model=VersionList)
 def list_versions(
-    record_code: str,
+    record_code: RecordCode,
     c: Annotated[Caller, Depends(need("records:read"))],
     s: SessionDep,
 ) -> VersionList:
@@ -200,11 +238,12 @@ def list_versions(
 
 @router.get("/api/v1/records/{record_code}/versions/{version}", response_model=Record)
 def get_version(
-    record_code: str,
-    version: int,
+    record_code: RecordCode,
+    version: Annotated[int, Path(ge=1, le=2**31 - 1)],
     c: Annotated[Caller, Depends(need("records:read_personal"))],
     s: SessionDep,
 ) -> Record:
+    """One earlier (or the current) version of a record (audited)."""
     old = s.scalar(
         select(RecordVersion).where(
             RecordVersion.record_code == record_code, RecordVersion.version == version
@@ -269,7 +308,7 @@ def _change(
 
 @router.post("/api/v1/records/{record_code}/approve", response_model=Record)
 def approve_record(
-    record_code: str,
+    record_code: RecordCode,
     review: Review,
     c: Annotated[Caller, Depends(need("scans:write"))],
     s: SessionDep,
@@ -281,7 +320,7 @@ def approve_record(
 
 @router.post("/api/v1/records/{record_code}/corrections", response_model=Record)
 def correct_record(
-    record_code: str,
+    record_code: RecordCode,
     review: Review,
     c: Annotated[Caller, Depends(need("scans:write"))],
     s: SessionDep,
@@ -295,7 +334,7 @@ def correct_record(
 
 @router.post("/api/v1/records/{record_code}/reject", response_model=Record)
 def reject_record(
-    record_code: str,
+    record_code: RecordCode,
     rejection: Rejection,
     c: Annotated[Caller, Depends(need("scans:write"))],
     s: SessionDep,

@@ -17,7 +17,8 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from api.deps import Caller, ServicesDep, SessionDep, audit, clean_text, error, need
-from api.routes.records import FILE_KINDS, find_record
+from api.routes.records import FILE_KINDS, PLAIN, DocTypeQuery, find_record
+from api.routes.webhooks import UtcDatetime
 from pipeline import errors
 from pipeline import lifecycle as rules
 from schemas.db import Document, DocumentStatus, Dossier, DossierRecord, RecordRow
@@ -48,7 +49,7 @@ class LinkOut(BaseModel):
     doc_type: str
     status: str
     relation: str = Field(description="submitted (scanned for this dossier) or reused.")
-    linked_at: dt.datetime
+    linked_at: UtcDatetime
 
 
 class DossierDetail(DossierOut):
@@ -58,7 +59,7 @@ class DossierDetail(DossierOut):
 class ReuseRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    record_code: str = Field(min_length=1, max_length=200)
+    record_code: str = Field(min_length=1, max_length=200, pattern=PLAIN)
     purpose: str = Field(min_length=1, max_length=200, description="Why it is reused (audited).")
 
 
@@ -72,7 +73,7 @@ class FileOut(BaseModel):
 class ReuseOut(BaseModel):
     dossier_code: str
     new_link: bool = Field(description="False when the record was already linked (idempotent).")
-    linked_at: dt.datetime
+    linked_at: UtcDatetime
     record: Record
     files: list[FileOut]
 
@@ -108,7 +109,7 @@ def citizen_records(
     personal_id: PersonalId,
     c: Annotated[Caller, Depends(need("records:read_personal"))],
     s: SessionDep,
-    doc_type: str | None = None,
+    doc_type: DocTypeQuery = None,
     valid_on: dt.date | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> RecordList:
@@ -311,7 +312,7 @@ def _kpi_row(agency: str, n: dict[str, int]) -> KpiRow:
 def kpi(
     c: Annotated[Caller, Depends(need("records:read"))],
     s: SessionDep,
-    agency: Annotated[str | None, Query(max_length=32)] = None,
+    agency: Annotated[str | None, Query(max_length=32, pattern=PLAIN)] = None,
     period_from: Annotated[dt.date | None, Query(alias="from")] = None,
     period_to: Annotated[dt.date | None, Query(alias="to")] = None,
 ) -> KpiOut:

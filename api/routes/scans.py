@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, UploadFile
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from api.deps import Caller, ErrorBody, ServicesDep, SessionDep, error, need
+from api.deps import Caller, ErrorBody, ServicesDep, SessionDep, clean_text, error, need
+from api.routes.records import PLAIN
 from pipeline import errors
 from schemas.db import Document, RecordVersion
 from workers.ingest import ingest_bytes
@@ -51,11 +52,14 @@ async def upload_scans(
     files: Annotated[list[UploadFile], File(description="Scans: PDF, PNG, JPEG or TIFF")],
     dossier_code: Annotated[str | None, Form()] = None,
 ) -> ScanAccepted:
+    """Upload scans (optionally for a dossier); each file is stored and queued for reading."""
     out = []
     for upload in files:
         data = await upload.read()
         try:
-            ing = ingest_bytes(svc, upload.filename or "upload", data, dossier_code)
+            # The name is stored and shown: no control characters (PostgreSQL refuses NUL).
+            name = clean_text(upload.filename, 255) or "upload"
+            ing = ingest_bytes(svc, name, data, dossier_code)
         except errors.InvalidDossierCode as exc:
             raise error(422, exc.code, exc.detail) from exc
         except errors.SohoaError as exc:
@@ -75,10 +79,11 @@ async def upload_scans(
 
 @router.get("/api/v1/documents/{document_id}", response_model=DocumentStatusOut)
 def get_document(
-    document_id: str,
+    document_id: Annotated[str, Path(max_length=32, pattern=PLAIN)],
     c: Annotated[Caller, Depends(need("records:read"))],
     s: SessionDep,
 ) -> DocumentStatusOut:
+    """One uploaded file's progress, and the records made from it."""
     doc = s.get(Document, document_id)
     if doc is None:
         raise error(404, "not_found", "No such document.")
