@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint format samples schema clean bench-samples bench-speed train bench-accuracy bench-extract
+.PHONY: setup demo test lint format samples schema clean bench-samples bench-speed train bench-accuracy bench-extract fuzz bench-load bench-api
 
 setup: $(STAMP)
 
@@ -28,6 +28,11 @@ demo: setup
 test: setup
 	deploy/dev/services.sh
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+## Fuzz the intake (triage, safe_name, dossier codes) with SOHOA_FUZZ_EXAMPLES examples each, randomised.
+fuzz: setup
+	SOHOA_FUZZ_EXAMPLES=$${SOHOA_FUZZ_EXAMPLES:-20000} $(BIN)/python -m pytest -p no:cacheprovider \
+	  --timeout 0 -q tests/pipeline/test_fuzz_intake.py --hypothesis-show-statistics
 
 lint: setup
 	$(BIN)/ruff check .
@@ -60,6 +65,18 @@ bench-accuracy: setup
 ## Document types, fields (exact match, precision at confidence >= 0.9) and bundle splits on a seeded corpus.
 bench-extract: setup
 	$(BIN)/python -m tests.bench.bench_extract
+
+## 500 documents through 2 workers (Redis, PostgreSQL, S3), then killing one every 30 s: pages/min, waits, memory (BENCH_LOAD_ARGS="--docs 40").
+bench-load: setup
+	deploy/dev/services.sh
+	$(BIN)/python -m tests.bench.bench_load $(BENCH_LOAD_ARGS)
+
+## API req/s and p50/p99 (record read, citizen lookup) at 1/10/50 clients vs a bare asyncpg endpoint; 100,000 records.
+bench-api: setup
+	deploy/dev/services.sh
+	command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+	$(BIN)/python -c 'import asyncpg' 2>/dev/null || $(BIN)/python -m pip install -q asyncpg
+	$(BIN)/python -m tests.bench.bench_api
 
 ## Train the document-type classifier on OCR text of the generated corpus.
 train: setup

@@ -1,4 +1,4 @@
-"""The `sohoa` command line: process, ingest, watch, worker, serve, apikey, audit, demo."""
+"""The `sohoa` command line: process, ingest, watch, worker, serve, apikey, audit, doctor, demo."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ apikey_app = typer.Typer(help="Manage API keys.")
 app.add_typer(apikey_app, name="apikey")
 audit_app = typer.Typer(help="The hash-chained audit log.")
 app.add_typer(audit_app, name="audit")
+user_app = typer.Typer(help="People who sign in to the web pages (operators, admins).")
+app.add_typer(user_app, name="user")
 out = Console()
 err = Console(stderr=True)
 
@@ -235,6 +237,10 @@ def watch(
 def worker(
     concurrency: Annotated[int, typer.Option(help="Worker processes (default: cores).")] = 0,
     loglevel: Annotated[str, typer.Option()] = "INFO",
+    beat: Annotated[
+        bool,
+        typer.Option(help="Also run the periodic jobs (webhook re-delivery); one per deployment."),
+    ] = False,
 ) -> None:
     """Run a Celery worker for the pipeline."""
     from workers.app import configure
@@ -249,7 +255,50 @@ def worker(
     argv = ["worker", "-Q", settings.queue, "--loglevel", loglevel, "-n", f"sohoa-{os.getpid()}@%h"]
     if concurrency:
         argv += ["-c", str(concurrency)]
+    if beat:
+        argv.append("-B")
     celery.worker_main(argv)
+
+
+@app.command()
+def retry(
+    document: Annotated[
+        list[str] | None, typer.Option(help="A document to resume (repeatable).")
+    ] = None,
+    all_parked: Annotated[
+        bool, typer.Option(help="Resume every parked or failed document.")
+    ] = False,
+    stalled_after: Annotated[
+        float | None,
+        typer.Option(help="Also resume documents with no progress for this many seconds."),
+    ] = None,
+) -> None:
+    """Re-enqueue parked, failed and stalled documents; each resumes where it stopped."""
+    from kombu.exceptions import OperationalError as BrokerError
+
+    from workers.app import configure
+    from workers.tasks import requeue
+
+    _logging(False)
+    settings = load_settings()
+    configure(settings)
+    svc = _services(settings)
+    try:
+        found = requeue(
+            svc, document_ids=document or (), parked=all_parked, stalled_after=stalled_after
+        )
+    except errors.SohoaError as exc:
+        err.print(f"[red]{exc.code}[/red]: {exc.detail}")
+        raise typer.Exit(exc.exit_status) from exc
+    except BrokerError as exc:
+        err.print("[red]broker_unavailable[/red]: the broker cannot be reached")
+        raise typer.Exit(3) from exc
+    for doc_id in found:
+        out.print(f"{doc_id}\tqueued")
+    missing = set(document or ()) - set(found)
+    for doc_id in sorted(missing):
+        err.print(f"{doc_id}: not resumable (final, unknown, or in progress)")
+    raise typer.Exit(1 if missing else 0)
 
 
 @app.command()
@@ -269,6 +318,29 @@ def serve(
     _agency_keys(settings)
     # No access log: query strings carry personal ID numbers.
     uvicorn.run(create_app(_services(settings)), host=host, port=port, access_log=False)
+
+
+@app.command()
+def monitor(
+    port: Annotated[int, typer.Option(help="Port of /metrics.")] = 9108,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (0.0.0.0 inside a container network).")
+    ] = "127.0.0.1",
+) -> None:
+    """Serve Prometheus metrics from Celery events (every worker) and the database."""
+    from workers import monitor as monitoring
+
+    _logging(True)
+    settings = load_settings()
+    settings.ensure_dirs()
+    from schemas.db import migrate
+
+    migrate(settings.db_url)
+    err.print(f"metrics on http://{host}:{port}/metrics (Ctrl-C to stop)")
+    try:
+        monitoring.serve(settings, port, host)
+    except KeyboardInterrupt:
+        err.print("monitor stopped")
 
 
 @apikey_app.command("create")
@@ -456,6 +528,52 @@ def audit_verify() -> None:
 
 
 @app.command()
+def doctor(
+    repair: Annotated[
+        bool,
+        typer.Option(help="Re-ingest orphan originals; mark rows without originals failed."),
+    ] = False,
+    rehash: Annotated[
+        bool, typer.Option(help="Also re-hash originals and records against the database.")
+    ] = False,
+    sample: Annotated[
+        int | None, typer.Option(help="With --rehash: check this many at random, not all.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON report.")] = False,
+) -> None:
+    """Find originals without rows and rows without originals (and, with --rehash, altered
+    artifacts); exit 1 while any problem is left unrepaired. Run --repair before the doors
+    open: a file being ingested at that moment looks like an orphan."""
+    from workers import doctor as doc
+    from workers.app import configure
+
+    _logging(False)
+    settings = load_settings()
+    configure(settings)
+    svc = _services(settings)
+    try:
+        report = doc.find_orphans(svc, repair=repair)
+        if rehash:
+            report.extend(doc.rehash(svc, sample=sample))
+    except errors.SohoaError as exc:
+        err.print(f"[red]{exc.code}[/red]: {exc.detail}")
+        raise typer.Exit(exc.exit_status) from exc
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False) + "\n")
+    else:
+        table = Table(title="sohoa doctor")
+        for col in ("problem", "subject", "detail", "action"):
+            table.add_column(col)
+        for p in report.problems:
+            style = "green" if p.resolved else "red"
+            table.add_row(f"[{style}]{p.kind}[/{style}]", p.subject, p.detail, p.action or "-")
+        out.print(table)
+        checked = ", ".join(f"{k} {v}" for k, v in report.checked.items())
+        out.print(f"checked: {checked}; " + ("ok" if report.ok else "problems remain"))
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
 def schema(
     write: Annotated[bool, typer.Option(help="Write schemas/record.schema.json.")] = False,
 ) -> None:
@@ -574,6 +692,42 @@ def demo(
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+@user_app.command("create")
+def user_create(
+    name: Annotated[str, typer.Argument(help="User name: lowercase letters, digits, . _ -")],
+    role: Annotated[str, typer.Option(help="operator or admin.")] = "operator",
+    agency: Annotated[str | None, typer.Option(help="Agency code the user works for.")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Add a web user; the password is asked for (never an argument) and stored as an Argon2
+    hash. The change is audited."""
+    from api.sessions import create_user
+    from schemas.audit import append
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    svc = _services(load_settings())
+    with svc.sessions() as s:
+        try:
+            user = create_user(s, name, password, role, agency)
+        except ValueError as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from exc
+        append(
+            s,
+            actor=_operator(),
+            action="user.create",
+            agency_code=agency,
+            detail=f"user={user.username} role={user.role}",
+        )
+        s.commit()
+    out.print(f"user {name} ({role}) created")
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from api.keys import Client, authenticate, cached_client
 from api.ratelimit import RateLimiter, retry_after
+from api.sessions import session_client
 from pipeline import errors
 from pipeline.intake import check_dossier_code
 from schemas import audit as audit_log
@@ -83,7 +84,9 @@ async def client(request: Request, svc: Annotated[Services, Depends(get_services
     key = request.headers.get("x-api-key")
     settings = svc.settings
     hit, found = cached_client(key, settings.auth_cache_ttl_s)
-    if not hit:
+    if key is None:  # the web pages: a signed-in person's session (api/sessions.py)
+        found = await session_client(request, svc)
+    elif not hit:
         found = await run_in_threadpool(_lookup, svc, key)
     if found is None:
         raise error(401, "unauthenticated", "A valid X-API-Key header is required.")

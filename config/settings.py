@@ -145,6 +145,13 @@ class Settings(BaseSettings):
         default=3600.0, gt=0.0, description="Longest wait between two attempts (before jitter)."
     )
 
+    # Web pages (api/sessions.py, docs/ui.md).
+    session_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="Signs the web pages' session cookies; every API process needs the same."
+        " Empty: generated once into DATA_DIR/keys/session-secret.",
+    )
+
 
 def load_settings(**overrides: object) -> Settings:
     """Read the environment (and `.env`) once; callers pass the result down."""

@@ -53,8 +53,15 @@ class DocumentStatus:
     failed = "failed"
     #: Byte-identical to a file already ingested (Document.duplicate_of): not digitised again.
     duplicate = "duplicate"
+    #: A transient fault (store, database, OCR engine) outlasted the task's retries: the work
+    #: done so far is kept and `sohoa retry` resumes it. Not final: it needs an operator.
+    parked = "parked"
 
     FINAL = frozenset({ready, needs_review, rejected, failed, duplicate})
+    #: Work in progress: a worker holds (or should hold) the document.
+    ACTIVE = frozenset({rasterising, ocr, classifying})
+    #: Stopped without a result: shown as needing action; `sohoa retry` picks them up.
+    NEEDS_ACTION = frozenset({parked, failed})
 
 
 class Document(Base):
@@ -80,6 +87,17 @@ class Document(Base):
     duplicate_of: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
+class PageStatus:
+    """A page's state; `attempts` counts starts of its OCR that did not end cleanly."""
+
+    pending = "pending"
+    done = "done"
+    #: Killed its worker `POISON_AFTER` times: the document is rejected with poison_page.
+    poison = "poison"
+    #: Hit a limit or could not be read (the document is rejected with the page's code).
+    failed = "failed"
+
+
 class Page(Base):
     __tablename__ = "pages"
     __table_args__ = (UniqueConstraint("document_id", "number"),)
@@ -87,7 +105,7 @@ class Page(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), index=True)
     number: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(32), default="pending")
+    status: Mapped[str] = mapped_column(String(32), default=PageStatus.pending)
     rotation: Mapped[int] = mapped_column(Integer, default=0)
     mean_confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages sohoa needs, only those missing (fast when all are there).
 set -euo pipefail
-PKGS=(tesseract-ocr tesseract-ocr-vie tesseract-ocr-osd poppler-utils fonts-dejavu-core python3-venv)
+PKGS=(tesseract-ocr tesseract-ocr-vie tesseract-ocr-osd poppler-utils fonts-dejavu-core python3-venv chromium)  # chromium: tests/web
 case "${1:-}" in
   --services) PKGS+=(redis-server rabbitmq-server postgresql) ;;
   --bench) PKGS+=(ghostscript) ;;  # OCRmyPDF, the speed benchmark's yardstick, needs it
