@@ -37,6 +37,17 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_records_agency_code"), ["agency_code"])
         batch_op.create_index(batch_op.f("ix_records_identity_key"), ["identity_key"])
     op.execute("UPDATE records SET status = 'published' WHERE status = 'ready'")
+    # The served JSON carries the state too: move it along (the signed copies in storage
+    # keep what was signed).
+    records = sa.table("records", sa.column("id", sa.Integer()), sa.column("body", sa.JSON()))
+    conn = op.get_bind()
+    for rid, body in conn.execute(sa.select(records.c.id, records.c.body)).all():
+        if isinstance(body, dict) and body.get("status") == "ready":
+            conn.execute(
+                records.update()
+                .where(records.c.id == rid)
+                .values(body={**body, "status": "published"})
+            )
     op.create_table(
         "record_versions",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
