@@ -90,6 +90,7 @@ def configure(settings: Settings) -> Celery:
         beat_schedule={
             "redeliver-webhooks": {"task": "sohoa.redeliver_webhooks", "schedule": 60.0},
             "sweep-stalled": {"task": "sohoa.sweep", "schedule": SWEEP_EVERY_S},
+            "sanity-check": {"task": "sohoa.sanity_check", "schedule": 6 * 3600.0},
         },
         beat_schedule_filename=str(settings.resolved_data_dir / "celerybeat-schedule"),
     )

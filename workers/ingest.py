@@ -30,6 +30,8 @@ class Ingested:
     page_count: int = 0
     error: errors.SohoaError | None = None
     duplicate_of: str | None = None
+    #: False when the broker could not be reached: stored and received, queued later.
+    queued: bool = False
 
 
 def ingest_bytes(
@@ -93,8 +95,15 @@ def ingest_bytes(
         session.commit()
         doc_id = doc.id
     log.info("ingested document=%s sha256=%s status=%s", doc_id, sha[:12], doc.status)
+    queued = False
     if rejection is None and enqueue:
         from workers.tasks import rasterise_document
 
-        rasterise_document.delay(doc_id)
-    return Ingested(doc_id, sha, name, doc.status, page_count, rejection)
+        try:
+            rasterise_document.delay(doc_id)
+            queued = True
+        except Exception as exc:  # the broker's errors vary by transport
+            # Nothing is lost: the original and its row are stored (received); the
+            # workers' sweep or `sohoa retry` queues it once the broker is back.
+            log.warning("document=%s stored, not queued: broker %s", doc_id, type(exc).__name__)
+    return Ingested(doc_id, sha, name, doc.status, page_count, rejection, queued=queued)

@@ -107,6 +107,8 @@ def plan_digitised(
             .where(
                 RecordRow.identity_key == key,
                 RecordRow.status != RecordStatus.rejected.value,
+                # A second run of the same file's finish is not a re-scan of itself.
+                RecordRow.document_id != record.document_id,
             )
             .order_by(RecordRow.id)
             .limit(1)

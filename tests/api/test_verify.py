@@ -17,7 +17,7 @@ from tests.conftest import WorkerProcess, embedded_env, settings_from, wait_fina
 from tests.scans import id_card_pdf
 from workers.app import configure
 from workers.ingest import ingest_bytes
-from workers.services import Services
+from workers.services import Services, record_key
 
 
 def _flip(path: Path, at: int) -> None:
@@ -45,7 +45,8 @@ def test_verify_passes_then_names_each_altered_artifact(
     objects = Path(services.store.url.removeprefix("file://"))
 
     # What was published: a signed manifest over every artifact, a PAdES-signed PDF.
-    assert row.artifacts["manifest"] == f"records/{code}/v1/manifest.json"
+    assert row.artifacts["manifest"] == record_key(code, "manifest.json", 1)
+    assert row.record_code.split(".")[0] not in row.artifacts["manifest"]
     stored = json.loads(services.store.get(row.artifacts["manifest"]))
     assert stored["sha256"]["original"] == row.body["sha256"]
     assert stored["agency_code"] == settings.agency_code

@@ -196,3 +196,27 @@ def test_doctor_command(env: dict[str, str]) -> None:
     assert still.exit_code == 1  # the altered PDF cannot be repaired, only reported
     (problem,) = json.loads(still.stdout)["problems"]
     assert problem["kind"] == "record_artifact" and "pdf" in problem["detail"]
+
+
+def test_periodic_sanity_check_reports_an_altered_artifact(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The beat-scheduled task re-hashes what is stored and logs each problem (no personal data)."""
+    from workers.tasks import sanity_check
+
+    settings = settings_from(embedded_env(tmp_path))
+    configure(settings)
+    services = Services.from_settings(settings)
+    _doc_id, row_id = _publish(services, "GIẤY KHAI SINH")
+    assert sanity_check.run(sample=None) == 0
+    with services.sessions() as s:
+        row = s.get(RecordRow, row_id)
+        assert row is not None
+        key = row.artifacts["text"]
+        code = row.record_code
+    services.store.put(key, services.store.get(key) + b" ")
+    with caplog.at_level("ERROR", logger="workers.tasks"):
+        assert sanity_check.run(sample=None) >= 1
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "sanity check: record_artifact" in logged
+    assert code not in logged and code.split(".")[0] not in logged

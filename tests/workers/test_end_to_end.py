@@ -35,7 +35,7 @@ from tests.conftest import (
 from tests.scans import id_card_pdf
 from workers.app import configure
 from workers.ingest import ingest_bytes
-from workers.services import Services, original_key
+from workers.services import Services, original_key, record_key
 
 DOSSIER = "000.00.00.H55-251125-0001"
 
@@ -121,7 +121,7 @@ def _check_bucket(services: Services, record: Record) -> None:
     obj = store.client.get_object(store.bucket, f"originals/{record.sha256}")
     assert hashlib.sha256(obj.read()).hexdigest() == record.sha256
     names = {o.object_name for o in store.client.list_objects(store.bucket, recursive=True)}
-    assert f"records/{record.record_code}/v1/archive.pdf" in names
+    assert record_key(record.record_code, "archive.pdf", 1) in names
 
 
 def test_redis_postgres_s3(
