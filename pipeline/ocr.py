@@ -91,15 +91,16 @@ class TesseractEngine:
         """One full-page pass giving words (from hOCR), the hOCR and a text-only PDF page.
 
         Tesseract renders all three from the same recognition, so the archive PDF's
-        text layer costs no second OCR. The image goes over as uncompressed PNM:
-        PNG encoding would cost more CPU than it saves in I/O.
+        text layer costs no second OCR. The image goes over as uncompressed TIFF:
+        PNG encoding would cost more CPU than it saves in I/O, and Leptonica reads
+        PNM byte by byte (an A4 page at 300 dpi: 0.12 s more Tesseract CPU than TIFF,
+        for the same output).
         """
         mode = image.mode if image.mode in ("1", "L", "RGB") else "RGB"
-        suffix = {"1": ".pbm", "L": ".pgm", "RGB": ".ppm"}[mode]
         env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
         with tempfile.TemporaryDirectory(prefix="sohoa-ocr-") as tmp:
-            src = Path(tmp, "page" + suffix)
-            (image if image.mode == mode else image.convert(mode)).save(src)
+            src = Path(tmp, "page.tif")
+            (image if image.mode == mode else image.convert(mode)).save(src, compression="raw")
             out = Path(tmp, "out")
             cmd = [
                 "tesseract",

@@ -32,8 +32,22 @@ BODY_CORE_INCHES = 12 / 72 * 0.62
 
 
 def grey_percentile(grey: np.ndarray, q: float) -> float:
-    """Percentile of a uint8 image from its histogram: a sort of the page costs ten times more."""
-    counts = np.bincount(grey.ravel(), minlength=256).cumsum()
+    """Percentile of a uint8 image from its histogram: a sort of the page costs ten times more.
+
+    OpenCV's histogram: numpy's bincount widens every pixel to 64 bits first (ten times slower).
+    """
+    return percentile_of(histogram(grey), q)
+
+
+def histogram(grey: np.ndarray) -> np.ndarray:
+    """Counts of the 256 grey levels of a uint8 image."""
+    image = np.ascontiguousarray(grey)
+    return cv2.calcHist([image], [0], None, [256], [0, 256]).ravel().astype(np.int64)
+
+
+def percentile_of(hist: np.ndarray, q: float) -> float:
+    """Percentile from a 256-level histogram (the same answer as grey_percentile)."""
+    counts = hist.cumsum()
     return float(np.searchsorted(counts, q / 100 * (counts[-1] - 1), side="right"))
 
 
@@ -65,7 +79,8 @@ def edge_spread(small: np.ndarray, ink: np.ndarray) -> float:
     magnitude = cv2.magnitude(gx, gy)
     near = cv2.dilate(ink, np.ones((3, 3), np.uint8)) > 0
     steep = float(np.percentile(magnitude[near], 95))
-    step = grey_percentile(small, 90) - grey_percentile(small, 0.5)
+    hist = histogram(small)
+    step = percentile_of(hist, 90) - percentile_of(hist, 0.5)
     return max(step, 0.0) / (2.5 * max(steep, 1e-3))
 
 

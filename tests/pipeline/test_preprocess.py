@@ -2,21 +2,27 @@
 
 Pages are rendered (tests/synth.py) and damaged (tests/degrade.py); the checks are
 on outcomes: the turn found, the skew left, the paper's shape, the text height
-reached, Tesseract's reading of the result, and the re-scan signal.
+reached, Tesseract's reading of the result, and the re-scan signal. The last
+tests check the page image fed in: a scanned PDF page is its own JPEG.
 """
 
 from __future__ import annotations
 
+import io
 import random
+import subprocess
 
+import cv2
 import numpy as np
+import pikepdf
 import pytest
-from PIL import Image, ImageEnhance, ImageFilter
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
-from pipeline import geometry
+from pipeline import geometry, rasterise
+from pipeline.intake import triage
 from pipeline.ocr import TesseractEngine
 from pipeline.preprocess import MAX_CORE_PX, MIN_CORE_PX, prepare_page, preprocess
-from pipeline.types import RESCAN_REASONS, PageText, PreparedPage
+from pipeline.types import RESCAN_REASONS, Limits, PageText, PreparedPage
 from tests.degrade import DEGRADATIONS, degrade, degrade_chain
 from tests.synth import render_page, rotate, sample_fields
 
@@ -78,8 +84,30 @@ def test_quarter_turn_found_without_osd(
     assert page.quality.rotation == (360 - turn) % 360
     assert engine.calls == 0
     _, archive = _images(page)
-    # A pure quarter turn is undone by slicing: the archive is the original, bit for bit.
-    assert np.array_equal(np.asarray(archive), np.asarray(original))
+    # A pure quarter turn is undone by slicing: the archive is the original (grey, as the
+    # rendered page has no colour), bit for bit.
+    assert archive.mode == "L"
+    expected = cv2.cvtColor(np.asarray(original), cv2.COLOR_RGB2GRAY)
+    assert np.array_equal(np.asarray(archive), expected)
+
+
+def test_archive_keeps_colour_only_when_the_page_has_some(
+    card: tuple[Image.Image, list[str], dict[str, str]],
+) -> None:
+    """A grey page saved as RGB is archived grey; a red stamp keeps the archive in colour."""
+    grey_page = prepare_page(card[0], 300, _NoOsd())
+    assert _images(grey_page)[1].mode == "L"
+    stamped = card[0].copy()
+    width, height = stamped.size
+    ImageDraw.Draw(stamped).ellipse(
+        (width // 2, height // 2, width // 2 + 300, height // 2 + 300),
+        outline=(200, 30, 30),
+        width=12,
+    )
+    colour_page = prepare_page(stamped, 300, _NoOsd())
+    archive = _images(colour_page)[1]
+    assert archive.mode == "RGB"
+    assert np.array_equal(np.asarray(archive), np.asarray(stamped))
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -164,7 +192,8 @@ def test_readable_degraded_card_is_prepared_and_not_flagged(
     assert q.rescan_reasons == []
     assert q.mean_confidence is None
     ocr, archive = _images(page)
-    assert archive.mode == "RGB"
+    # The rendered card has no colour: only a stamp's ink or a photo's desk brings some.
+    assert archive.mode == ("RGB" if kind in ("stamp", "phone_photo") else "L")
     # Same geometry, up to the OCR copy's scale.
     assert ocr.width == pytest.approx(archive.width * q.scale, abs=1.5)
     assert ocr.height == pytest.approx(archive.height * q.scale, abs=1.5)
@@ -226,3 +255,73 @@ def test_preprocess_wrapper_returns_upright_page(
     upright, applied = preprocess(rotate(card[0], 90), _NoOsd())
     assert applied == 270
     assert upright.width > upright.height
+
+
+# ------------------------------------------------------------------ the page image fed in
+
+
+def _scanned_pdf(image: Image.Image, dpi: int, extra: bytes = b"") -> tuple[bytes, bytes]:
+    """A PDF whose one page is ``image`` as a JPEG (as scanners write them), and the JPEG."""
+    jpeg = io.BytesIO()
+    image.save(jpeg, "JPEG", quality=85)
+    pdf = pikepdf.new()
+    width, height = image.width * 72 / dpi, image.height * 72 / dpi
+    page = pdf.add_blank_page(page_size=(width, height))
+    page.Resources = pikepdf.Dictionary(
+        XObject=pikepdf.Dictionary(
+            Im0=pikepdf.Stream(
+                pdf,
+                jpeg.getvalue(),
+                Type=pikepdf.Name.XObject,
+                Subtype=pikepdf.Name.Image,
+                Width=image.width,
+                Height=image.height,
+                ColorSpace=pikepdf.Name("/DeviceGray" if image.mode == "L" else "/DeviceRGB"),
+                BitsPerComponent=8,
+                Filter=pikepdf.Name.DCTDecode,
+            )
+        )
+    )
+    page.Contents = pdf.make_stream(f"q {width} 0 0 {height} 0 0 cm /Im0 Do Q ".encode() + extra)
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue(), jpeg.getvalue()
+
+
+def _rendered(data: bytes, dpi: int, monkeypatch: pytest.MonkeyPatch) -> tuple[Image.Image, int]:
+    """The page ``render_page`` gives, and how many times it had to run pdftoppm."""
+    calls: list[object] = []
+    run = subprocess.run
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(args)
+        return run(*args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(rasterise.subprocess, "run", counted)
+    page = rasterise.render_page(data, triage(data, Limits()), 1, dpi)
+    return page.image, len(calls)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_scanned_pdf_page_is_its_own_jpeg(
+    card: tuple[Image.Image, list[str], dict[str, str]], mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No pdftoppm for a page that is one JPEG at the asked dpi: the JPEG's pixels, as they are."""
+    data, jpeg = _scanned_pdf(card[0].convert(mode), 300)
+    image, runs = _rendered(data, 300, monkeypatch)
+    assert runs == 0
+    assert image.mode == mode
+    assert np.array_equal(np.asarray(image), np.asarray(Image.open(io.BytesIO(jpeg))))
+
+
+@pytest.mark.parametrize("case", ["other_dpi", "more_drawing"])
+def test_other_pdf_pages_are_rendered(
+    card: tuple[Image.Image, list[str], dict[str, str]], case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A JPEG at another resolution, or anything drawn over it, goes through pdftoppm."""
+    extra = b"0 0 m 100 100 l S" if case == "more_drawing" else b""
+    data, _ = _scanned_pdf(card[0], 200 if case == "other_dpi" else 300, extra)
+    image, runs = _rendered(data, 300, monkeypatch)
+    assert runs == 1
+    expected = (card[0].width * 1.5, card[0].height * 1.5) if case == "other_dpi" else card[0].size
+    assert image.size == pytest.approx(expected, abs=1)
