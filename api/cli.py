@@ -252,7 +252,10 @@ def worker(
     migrate(settings.db_url)
     _agency_keys(settings)
     celery = configure(settings)
-    argv = ["worker", "-Q", settings.queue, "--loglevel", loglevel, "-n", f"sohoa-{os.getpid()}@%h"]
+    from workers.app import worker_queues
+
+    queues = ",".join(worker_queues(settings.queue))
+    argv = ["worker", "-Q", queues, "--loglevel", loglevel, "-n", f"sohoa-{os.getpid()}@%h"]
     if concurrency:
         argv += ["-c", str(concurrency)]
     if beat:

@@ -44,6 +44,11 @@ def visibility_timeout_s(settings: Settings) -> int:
     return page_time_limit_s(settings) + PAGE_IO_MARGIN_S
 
 
+def worker_queues(queue: str) -> tuple[str, str]:
+    """The queues a worker consumes: the pipeline's, and the one `sohoa.finish` goes to."""
+    return queue, f"{queue}.finish"
+
+
 def broker_transport_options(broker_url: str, visibility_timeout: int = 3600) -> dict[str, Any]:
     if broker_url.startswith(("redis://", "rediss://")):
         return {
@@ -66,6 +71,9 @@ def configure(settings: Settings) -> Celery:
         ),
         broker_connection_retry_on_startup=True,
         task_default_queue=settings.queue,
+        # finish has a queue of its own, consumed by the same workers: queued behind a
+        # backlog of page tasks it would hold every finished scan back until the end.
+        task_routes={"sohoa.finish": {"queue": worker_queues(settings.queue)[1]}},
         task_serializer="json",
         result_serializer="json",
         accept_content=["json"],

@@ -258,7 +258,9 @@ class EventMetrics(Collector):
     def _ours(self, event: dict[str, Any]) -> bool:
         if self.queue is None:
             return True
-        return self.queue in (event.get("queue"), event.get("routing_key"))
+        from workers.app import worker_queues
+
+        return bool({event.get("queue"), event.get("routing_key")} & set(worker_queues(self.queue)))
 
     def _worker(self, kind: str, event: dict[str, Any]) -> None:
         name = str(event.get("hostname") or "")
@@ -554,21 +556,26 @@ def broker_queue_metrics(settings: Settings) -> Iterator[Metric]:
         "Messages waiting in the Celery queue on the broker (not yet delivered to a worker).",
         labels=["queue"],
     )
+    from workers.app import worker_queues
+
+    counts: dict[str, int] = {}
     try:
         with celery_app.connection_for_read() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
             with conn.channel() as channel:
-                try:
-                    ok = channel.queue_declare(queue=settings.queue, passive=True)
-                    count = int(ok.message_count)
-                except Exception as exc:  # the queue does not exist until a worker declared it
-                    if "NOT_FOUND" not in str(exc) and "404" not in str(exc):
-                        raise
-                    count = 0
+                for queue in worker_queues(settings.queue):
+                    try:
+                        ok = channel.queue_declare(queue=queue, passive=True)
+                        counts[queue] = int(ok.message_count)
+                    except Exception as exc:  # the queue does not exist until declared
+                        if "NOT_FOUND" not in str(exc) and "404" not in str(exc):
+                            raise
+                        counts[queue] = 0
     except Exception as exc:  # the broker is down: say nothing rather than a wrong 0
         log.warning("metrics: broker queue depth unavailable: %s", type(exc).__name__)
         return
-    family.add_metric([settings.queue], count)
+    for queue, count in counts.items():
+        family.add_metric([queue], count)
     yield family
 
 
