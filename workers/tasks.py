@@ -118,7 +118,17 @@ def _original(sha: str) -> bytes:
 
 
 def _publish(task: Task, args: tuple[Any, ...], **options: Any) -> None:
-    task.apply_async(args, retry=True, retry_policy=PUBLISH_RETRY, **options)
+    try:
+        task.apply_async(args, retry=True, retry_policy=PUBLISH_RETRY, **options)
+    except (BrokerError, AttributeError) as exc:
+        # After a broker outage a pooled Redis channel can be left without its
+        # connection (kombu raises AttributeError from inside its own retry): publish
+        # once more on a fresh connection, which waits out the outage the same way.
+        log.warning("publish failed (%s): again on a new connection", type(exc).__name__)
+        with celery_app.connection_for_write() as conn:
+            task.apply_async(
+                args, connection=conn, retry=True, retry_policy=PUBLISH_RETRY, **options
+            )
 
 
 def _set_status(document_id: str, status: str, **values: Any) -> None:
