@@ -1,9 +1,11 @@
 """Rasterise: turn a triaged original into one image per page, exactly once.
 
 A scanned PDF page is usually one JPEG drawn over the whole page: when it is, and
-its resolution is the one asked for, the JPEG itself is the page (what pdftoppm
-would draw, for a fifth of the CPU). Any other PDF page goes through poppler's
-`pdftoppm` (PPM: no encode cost); images are decoded frame by frame with Pillow.
+its resolution is the one asked for, the JPEG itself is the page: its pixels as
+scanned, ~0.04 s of CPU an A4 page where pdftoppm takes ~0.22 s and resamples them
+by a fraction of a pixel (which also hid a photocopy's noise from preprocessing).
+Any other PDF page goes through poppler's `pdftoppm` (PPM: no encode cost); images
+are decoded frame by frame with Pillow.
 The page images are stored by the caller and every later stage reads them;
 nothing rasterises the same page twice.
 """
@@ -252,7 +254,7 @@ def render_page(
         img = Image.open(io.BytesIO(data))
         img.seek(number - 1)
         return PageImage(number=number, image=_frame(img), dpi=_image_dpi(img))
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except Exception as exc:  # any decoder failure on hostile bytes is the file's fault
         raise errors.UnreadableImage() from exc
 
 
