@@ -220,3 +220,22 @@ def test_periodic_sanity_check_reports_an_altered_artifact(
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "sanity check: record_artifact" in logged
     assert code not in logged and code.split(".")[0] not in logged
+
+
+def test_start_up_check_reports_originals_without_rows(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What a worker runs when it starts: a crash between the two intake writes is reported."""
+    from workers.tasks import orphan_check
+
+    settings = settings_from(embedded_env(tmp_path))
+    configure(settings)
+    services = Services.from_settings(settings)
+    assert orphan_check.run() == 0
+    data = badfiles.scan_png("TỜ KHAI")
+    services.store.put(original_key(sha256_of(data)), data)  # the row never came
+    with caplog.at_level("WARNING", logger="workers.tasks"):
+        assert orphan_check.run() == 1
+    assert "start-up check: orphan_original" in caplog.text
+    with services.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Document)) == 0, "report only"
