@@ -21,13 +21,19 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy import create_engine, inspect, select
 
 from api.app import create_app
 from api.keys import create_key
 from schemas.db import AuditEntry, utcnow
 from schemas.webhooks import WebhookDelivery, WebhookSubscription
-from tests.conftest import PG_ADMIN_URL, WorkerProcess, embedded_env, free_port, settings_from
+from tests.conftest import (
+    WorkerProcess,
+    embedded_env,
+    free_port,
+    fresh_pg_database,
+    settings_from,
+)
 from workers.app import configure
 from workers.services import Services
 from workers.webhooks import (
@@ -522,24 +528,6 @@ def test_backoff_doubles_is_capped_and_jittered() -> None:
 # ---- the migration -----------------------------------------------------------------------
 
 
-@contextmanager
-def _fresh_pg() -> Iterator[str]:
-    name = f"sohoa_wh_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
-
-
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
 def test_migration_upgrades_and_downgrades(tmp_path: Path, dialect: str) -> None:
     from alembic import command
@@ -552,7 +540,7 @@ def test_migration_upgrades_and_downgrades(tmp_path: Path, dialect: str) -> None
         if dialect == "sqlite":
             yield f"sqlite:///{tmp_path / 'm.db'}"
         else:
-            with _fresh_pg() as url:
+            with fresh_pg_database("sohoa_wh") as url:
                 yield url
 
     with database() as url:
