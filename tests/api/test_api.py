@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from api.keys import create_key
 from schemas.db import AuditEntry
 from tests import badfiles
@@ -22,12 +20,6 @@ def services(tmp_path: Path) -> Services:
     settings = settings_from(embedded_env(tmp_path))
     configure(settings)
     return Services.from_settings(settings)
-
-
-@pytest.fixture
-def client(services: Services) -> Iterator[TestClient]:
-    with TestClient(create_app(services)) as c:
-        yield c
 
 
 def _key(services: Services, *scopes: str) -> dict[str, str]:

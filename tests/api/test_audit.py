@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, select, update
 
-from api.app import create_app
 from api.keys import create_key
 from schemas.audit import HASHED, append, chain_head, entry_digest, verify_chain
 from schemas.db import AuditEntry, Document, RecordRow
@@ -37,12 +35,6 @@ def services(env: dict[str, str]) -> Services:
     settings = settings_from(env)
     configure(settings)
     return Services.from_settings(settings)
-
-
-@pytest.fixture
-def client(services: Services) -> Iterator[TestClient]:
-    with TestClient(create_app(services)) as c:
-        yield c
 
 
 def _key(

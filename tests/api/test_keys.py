@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,12 +34,6 @@ def services(env: dict[str, str]) -> Services:
     settings = settings_from(env)
     configure(settings)
     return Services.from_settings(settings)
-
-
-@pytest.fixture
-def client(services: Services) -> Iterator[TestClient]:
-    with TestClient(create_app(services)) as c:
-        yield c
 
 
 def _key(services: Services, name: str, *scopes: str) -> dict[str, str]:

@@ -23,7 +23,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, inspect, select
 
-from api.app import create_app
 from api.keys import create_key
 from schemas.db import AuditEntry, utcnow
 from schemas.webhooks import WebhookDelivery, WebhookSubscription
@@ -131,12 +130,6 @@ def services(request: pytest.FixtureRequest, tmp_path: Path) -> Services:
 
 
 both_databases = pytest.mark.parametrize("services", ["sqlite", "postgresql"], indirect=True)
-
-
-@pytest.fixture
-def client(services: Services) -> Iterator[TestClient]:
-    with TestClient(create_app(services)) as c:
-        yield c
 
 
 def _key(

@@ -39,13 +39,14 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import fresh_pg_database
+
 ROOT = Path(__file__).resolve().parents[2]
 RESULT = Path("bench-results/api.json")
-PG_ADMIN_URL = os.environ.get("SOHOA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
 CLIENTS = (1, 10, 50)
 BARE_POOL = 15  # SQLAlchemy's default pool (5 + 10 overflow) per process, as sohoa has
 
@@ -214,26 +215,6 @@ def make_rows(n_records: int, n_citizens: int, seed: int = 7) -> Iterator[dict[s
 
 def _sync_url(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://")
-
-
-@contextmanager
-def bench_database() -> Iterator[str]:
-    from sqlalchemy import create_engine, text
-
-    name = f"sohoa_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 def load(url: str, n_records: int, n_citizens: int) -> tuple[list[str], list[str]]:
@@ -562,7 +543,10 @@ def main() -> None:
     from schemas.audit import chain_head, verify_chain
     from schemas.db import make_engine, make_sessionmaker, migrate
 
-    with tempfile.TemporaryDirectory(prefix="sohoa-bench-api-") as tmp_s, bench_database() as url:
+    with (
+        tempfile.TemporaryDirectory(prefix="sohoa-bench-api-") as tmp_s,
+        fresh_pg_database("sohoa_bench") as url,
+    ):
         tmp = Path(tmp_s)
         migrate(url)
         codes, pids = load(url, args.records, args.citizens)

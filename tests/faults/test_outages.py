@@ -45,6 +45,28 @@ def _outage(
         start()
 
 
+def _batch_through_outage(
+    e: Env,
+    start_worker: Callable[..., WorkerProcess],
+    seed: int,
+    seconds: float,
+    stop: Callable[[], None],
+    start: Callable[[], None],
+    timeout: float,
+) -> WorkerProcess:
+    """A worker reads a small batch; the component is down for `seconds` mid-batch; then
+    every document ends ready with one record each and nothing is lost."""
+    worker = start_worker(e.env)
+    files = batch_files(seed, cards=1, certificates=1)
+    ids = e.ingest(files)
+    _mid_batch(e, ids)
+    _outage(seconds, stop, start, worker)
+    wait_final(e.services, ids, timeout=timeout, worker=worker)
+    e.check_nothing_lost(ids, files, once=False)
+    stop_now(worker)
+    return worker
+
+
 def test_redis_stopped_20s(
     tmp_path: Path,
     start_worker: Callable[..., WorkerProcess],
@@ -53,14 +75,7 @@ def test_redis_stopped_20s(
     redis_server: RedisServer,
 ) -> None:
     e = make_env(tmp_path, broker=redis_server.url, database=empty_pg_url, s3=s3_endpoint)
-    worker = start_worker(e.env)
-    files = batch_files(401, cards=1, certificates=1)
-    ids = e.ingest(files)
-    _mid_batch(e, ids)
-    _outage(20, redis_server.stop, redis_server.start, worker)
-    wait_final(e.services, ids, timeout=150, worker=worker)
-    e.check_nothing_lost(ids, files, once=False)
-    stop_now(worker)
+    _batch_through_outage(e, start_worker, 401, 20, redis_server.stop, redis_server.start, 150)
 
 
 def test_rabbitmq_stopped_20s(
@@ -71,14 +86,7 @@ def test_rabbitmq_stopped_20s(
     rabbit_node: RabbitNode,
 ) -> None:
     e = make_env(tmp_path, broker=rabbit_node.url, database=empty_pg_url, s3=s3_endpoint)
-    worker = start_worker(e.env)
-    files = batch_files(411, cards=1, certificates=1)
-    ids = e.ingest(files)
-    _mid_batch(e, ids)
-    _outage(20, rabbit_node.stop, rabbit_node.start, worker)
-    wait_final(e.services, ids, timeout=150, worker=worker)
-    e.check_nothing_lost(ids, files, once=False)
-    stop_now(worker)
+    _batch_through_outage(e, start_worker, 411, 20, rabbit_node.stop, rabbit_node.start, 150)
 
 
 def test_s3_unreachable_30s(
@@ -95,14 +103,7 @@ def test_s3_unreachable_30s(
         s3=s3_endpoint,
         worker_s3=s3_proxy.address,
     )
-    worker = start_worker(e.env)
-    files = batch_files(421, cards=1, certificates=1)
-    ids = e.ingest(files)
-    _mid_batch(e, ids)
-    _outage(30, s3_proxy.cut, s3_proxy.restore, worker)
-    wait_final(e.services, ids, timeout=180, worker=worker)
-    e.check_nothing_lost(ids, files, once=False)
-    stop_now(worker)
+    worker = _batch_through_outage(e, start_worker, 421, 30, s3_proxy.cut, s3_proxy.restore, 180)
     assert "storage_unavailable: retry in" in worker.output()
 
 
@@ -120,14 +121,7 @@ def test_postgres_unreachable_30s(
         s3=s3_endpoint,
         worker_database=through(empty_pg_url, pg_proxy),
     )
-    worker = start_worker(e.env)
-    files = batch_files(431, cards=1, certificates=1)
-    ids = e.ingest(files)
-    _mid_batch(e, ids)
-    _outage(30, pg_proxy.cut, pg_proxy.restore, worker)
-    wait_final(e.services, ids, timeout=180, worker=worker)
-    e.check_nothing_lost(ids, files, once=False)
-    stop_now(worker)
+    worker = _batch_through_outage(e, start_worker, 431, 30, pg_proxy.cut, pg_proxy.restore, 180)
     assert "database_unavailable: retry in" in worker.output()
 
 
