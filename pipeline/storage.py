@@ -12,7 +12,7 @@ import io
 import os
 import tempfile
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
 from pipeline import errors
@@ -93,6 +93,19 @@ class LocalFolderStore:
         return sorted(keys)
 
 
+def _http_client() -> Any:
+    """Bounded waits: a store call that cannot reach the server fails within seconds as
+    storage_unavailable, so the task's own backoff waits out an outage instead of a call
+    blocked inside a page task until its hard time limit kills it."""
+    import urllib3
+
+    return urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=5.0, read=30.0),
+        maxsize=10,
+        retries=urllib3.Retry(total=3, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
+    )
+
+
 class S3Store:
     """Objects in an S3 bucket through the `minio` client; the bucket is created if missing."""
 
@@ -118,6 +131,7 @@ class S3Store:
             secret_key=secret_key,
             secure=secure,
             region=region,
+            http_client=_http_client(),
         )
         try:
             if not self.client.bucket_exists(bucket):
