@@ -100,9 +100,11 @@ def _http_client() -> Any:
     import urllib3
 
     return urllib3.PoolManager(
-        timeout=urllib3.Timeout(connect=5.0, read=30.0),
+        # A silent server (a partition, not a refusal) costs at most ~3 × 15 s here:
+        # within a page task's I/O margin (workers.app.PAGE_IO_MARGIN_S) for most calls.
+        timeout=urllib3.Timeout(connect=5.0, read=15.0),
         maxsize=10,
-        retries=urllib3.Retry(total=3, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
+        retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
     )
 
 

@@ -15,6 +15,8 @@ Guarantees (docs/operations.md):
 * Poison pages: each start of a page's OCR is counted in the database before the
   work; a clean end (success, a retried fault, a permanent error) does not count.
   The start after `POISON_AFTER` crashes quarantines the page and rejects the file.
+  A page task killed at its hard time limit is published again (Celery acknowledges
+  such a message), so a hang counts as a crash instead of waiting for the sweep.
 * Transient faults (store, database, OCR engine) retry with exponential backoff and
   jitter; past `MAX_RETRIES` the document is parked and `sohoa retry` resumes it.
   Permanent errors reject the file at once. Anything unexpected marks it failed.
@@ -34,7 +36,7 @@ from types import FrameType
 from typing import Any
 
 from celery import Task
-from celery.exceptions import Retry
+from celery.exceptions import Retry, TimeLimitExceeded
 from celery.signals import worker_ready
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy import and_, func, or_, select, update
@@ -42,6 +44,7 @@ from sqlalchemy.exc import DisconnectionError, IntegrityError, InterfaceError, O
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
+from config.settings import load_settings
 from pipeline import errors
 from pipeline.intake import triage
 from pipeline.process import (
@@ -438,7 +441,41 @@ def _mark_done(document_id: str, number: int, page: PageText) -> bool:
     return total > 0 and done >= total
 
 
-@celery_app.task(name="sohoa.ocr_page", bind=True, max_retries=MAX_RETRIES, ignore_result=True)
+class RequeuedOnTimeLimit(Task):
+    """A task that comes back when its pool process is killed at the hard time limit.
+
+    Celery treats that kill as a failure and acknowledges the message; left so, the
+    page would wait for the stalled-work sweep. on_failure runs in the worker's main
+    process, which is still up, and publishes the same call again after a backoff.
+    The start was counted (`_start_attempt`), so a page that hangs every time is
+    quarantined as poison_page after POISON_AFTER kills, like one that crashes.
+    """
+
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        if not isinstance(exc, TimeLimitExceeded):
+            return
+        document_id = args[0] if args else kwargs.get("document_id", "?")
+        log.warning(
+            "document=%s %s hit its hard time limit: published again", document_id, self.name
+        )
+        try:
+            settings = celery_app.conf.get("sohoa_settings") or load_settings()
+            _publish(
+                self, tuple(args), countdown=backoff_s(0), time_limit=page_time_limit_s(settings)
+            )
+        except BrokerError:
+            log.warning("document=%s not published again: broker unavailable", document_id)
+
+
+@celery_app.task(
+    name="sohoa.ocr_page",
+    bind=True,
+    base=RequeuedOnTimeLimit,
+    max_retries=MAX_RETRIES,
+    ignore_result=True,
+)
 def ocr_page(self: Task, document_id: str, number: int, triage_dict: dict[str, Any]) -> int:
     """Rasterise, preprocess and OCR one page; skip if its result is already stored."""
     return _guarded(self, document_id, _ocr_page, number, triage_dict)

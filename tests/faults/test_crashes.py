@@ -15,7 +15,14 @@ from sqlalchemy import select
 
 from schemas.db import Document, Page
 from tests.conftest import AMQP_URL, REDIS_URL, WorkerProcess, wait_final
-from tests.faults.conftest import batch_files, kill_children, make_env, stop_now, tiny_png
+from tests.faults.conftest import (
+    batch_files,
+    kill_children,
+    make_env,
+    pool_children,
+    stop_now,
+    tiny_png,
+)
 
 
 def test_kill_pool_process_mid_page(
@@ -134,4 +141,40 @@ def test_page_time_limit(
     assert doc.finished_at is not None and (doc.finished_at - doc.created_at).total_seconds() < 20
     assert statuses[ids[1]] in ("ready", "needs_review")
     assert worker.alive()
+    stop_now(worker)
+
+
+def test_hung_page_comes_back_after_the_hard_limit(
+    tmp_path: Path, start_worker: Callable[..., WorkerProcess], empty_pg_url: str, s3_endpoint: str
+) -> None:
+    """A pool process that stops answering mid-page (SIGSTOP: nothing in it runs, not even
+    the page's own alarm) is killed at the hard time limit; Celery acknowledges that
+    message, so the task publishes itself again and the page is read by a fresh process,
+    well before the stalled-work sweep. The hang counts as one start."""
+    e = make_env(
+        tmp_path,
+        broker=REDIS_URL + "/0",
+        database=empty_pg_url,
+        s3=s3_endpoint,
+        SOHOA_PAGE_TIMEOUT_S="10",  # hard limit 10 + 30 s
+    )
+    worker = start_worker(e.env, concurrency=1)
+    # A certificate page: seconds of work, so the stop lands while it is being read.
+    [doc_id] = e.ingest(batch_files(331, cards=0, certificates=1))
+
+    def started() -> bool:
+        with e.services.sessions() as s:
+            return bool(s.scalar(select(Page.attempts).where(Page.document_id == doc_id)))
+
+    e.wait(started, what="the page's first start")
+    children = pool_children(worker.proc.pid)
+    assert children
+    for child in children:
+        os.kill(child, signal.SIGSTOP)
+    statuses = wait_final(e.services, [doc_id], timeout=120, worker=worker)
+    assert statuses[doc_id] in ("ready", "needs_review")
+    with e.services.sessions() as s:
+        page = s.scalar(select(Page).where(Page.document_id == doc_id))
+    assert page is not None and (page.status, page.attempts) == ("done", 2)
+    assert "hit its hard time limit: published again" in worker.output()
     stop_now(worker)
