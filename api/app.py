@@ -8,6 +8,8 @@ The routes live in `api/routes/`, one module per part of the API.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,6 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
+from api.reads import PgReads, is_postgres
 from api.routes import admin, audit, monitoring, pages, records, reuse, scans, web, webhooks
 from workers.services import Services
 
@@ -124,14 +127,35 @@ def _document(app: FastAPI) -> dict[str, Any]:
     return doc
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """On PostgreSQL: the hot reads' asyncpg pool and the audit sealer (api/reads.py)."""
+    from api.sealer import Sealer
+
+    services: Services = app.state.services
+    if not is_postgres(services.settings.db_url):
+        yield
+        return
+    reads = app.state.reads = await PgReads(services.settings.db_url).start()
+    sealer = Sealer(services).start()
+    try:
+        yield
+    finally:
+        app.state.reads = None
+        await reads.close()
+        sealer.stop()
+
+
 def create_app(services: Services) -> FastAPI:
     app = FastAPI(
+        lifespan=_lifespan,
         title="sohoa",
         version="0.1.0",
         description="Digitised, reusable records of citizens' papers. Every call needs an"
         ' `X-API-Key`; every error answer is `{"error": {"code", "message"}}`.',
     )
     app.state.services = services
+    app.state.reads = None  # PgReads while the app runs on PostgreSQL
     for module in (scans, records, pages, reuse, audit, admin, webhooks, monitoring, web):
         app.include_router(module.router)
 

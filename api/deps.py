@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from api.keys import Client, authenticate, cached_client
 from api.ratelimit import RateLimiter, retry_after
+from api.reads import PgReads, Unavailable, Who
 from api.sessions import session_client
 from pipeline import errors
 from pipeline.intake import check_dossier_code
@@ -52,7 +53,8 @@ def error(status: int, code: str, message: str) -> HTTPException:
     return HTTPException(status_code=status, detail={"code": code, "message": message})
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    """Async: a plain function would cost every call a hop through the thread pool."""
     services: Services = request.app.state.services
     return services
 
@@ -122,6 +124,21 @@ def need(scope: str) -> Callable[..., Awaitable[Caller]]:
         return Caller(c, clean_text(unquote(request.headers.get("x-purpose", ""))), dossier)
 
     return check
+
+
+def who(c: Caller) -> Who:
+    """The caller as an audit entry names it."""
+    return Who(c.client.name, c.client.agency_code, c.dossier_code, c.purpose)
+
+
+def pg_reads(request: Request) -> PgReads | None:
+    """The asyncpg reads when the app runs on PostgreSQL, else None (api/reads.py)."""
+    reads: PgReads | None = request.app.state.reads
+    return reads
+
+
+def unavailable(exc: Unavailable) -> HTTPException:
+    return error(503, "database_unavailable", "The database is unavailable; retry later.")
 
 
 def audit(s: Session, c: Caller, action: str, row: RecordRow | None = None, **extra: Any) -> None:

@@ -1,17 +1,21 @@
-"""The audit log as a hash chain: append under a lock, verify from the first entry.
+"""The audit log as a hash chain: entries are written, then sealed into the chain.
 
 Each entry's `entry_hash` is the SHA-256 of its canonical content (id, time, actor,
 agency, action, record, citizen, dossier, purpose, detail) together with the
-previous entry's hash, so editing, deleting or reordering an entry breaks every
-hash after it. Only truncating the newest entries leaves a valid chain: compare
-the head (`chain_head`) with one noted elsewhere to catch that.
+previous entry's hash, so editing, deleting or reordering a sealed entry breaks
+every hash after it. Only truncating the newest entries leaves a valid chain:
+compare the head (`chain_head`) with one noted elsewhere to catch that.
 
-`append` serialises writers: on PostgreSQL with a transaction-scoped advisory
-lock, after which one statement draws the new id(s) from the sequence and reads
-the head, and the entry is inserted with its hashes already computed; on SQLite
-the INSERT itself takes the database's single write lock before the previous
-entry is read. The lock is held until the caller commits, so callers commit
-straight away.
+Writing and chaining are two steps. An entry is first inserted *pending* (no
+`seq`, no hashes), in the same transaction as the read it records, by any number
+of writers at once. `seal` then takes the chain's lock (PostgreSQL: an advisory
+lock; SQLite: its single write lock), reads the head and gives every pending
+entry, in id order, the next `seq` and its hashes. `append` does both in the
+caller's transaction; the API's hot reads only insert, and a sealer in each API
+process (api/sealer.py) seals within a second, so readers never queue on one lock.
+The cost: a pending entry is not yet protected by the chain. `verify_chain`
+reports how many there are.
+
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from schemas.db import AuditEntry, utcnow
@@ -66,38 +70,59 @@ def _content(entry: AuditEntry) -> dict[str, Any]:
     return {k: getattr(entry, k) for k in HASHED}
 
 
-def _lock_chain(session: Session) -> None:
-    if _is_postgres(session):
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-
-
 def _is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _ids_and_head(session: Session, n: int) -> tuple[list[int], str]:
-    """Under the lock: n new ids and the newest entry's hash, in one round trip."""
-    rows = session.execute(
-        text(
-            "SELECT nextval(pg_get_serial_sequence('audit_log', 'id')),"
-            " (SELECT entry_hash FROM audit_log ORDER BY id DESC LIMIT 1)"
-            " FROM generate_series(1, :n)"
-        ),
-        {"n": n},
-    ).all()
-    return sorted(int(r[0]) for r in rows), (rows[0][1] if rows else None) or GENESIS
+def _lock_chain(session: Session, wait: bool) -> bool:
+    """Hold the chain until the transaction ends; False when busy and not waiting."""
+    if not _is_postgres(session):
+        return True  # SQLite: the caller's INSERT (or the UPDATE below) takes the write lock
+    if wait:
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+        return True
+    return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY}))
 
 
-def _chained(fields: list[dict[str, Any]], ids: list[int], head: str) -> list[dict[str, Any]]:
-    """Rows ready to insert: each with its id, time and the hashes linking it to the last."""
-    rows, prev = [], head
-    for entry_id, f in zip(ids, fields, strict=True):
-        row = {k: f.get(k) for k in HASHED if k not in ("id", "at")}
-        row.update(id=entry_id, at=utcnow())
-        row["prev_hash"] = prev
-        row["entry_hash"] = prev = entry_digest(row, prev)
-        rows.append(row)
-    return rows
+def _head(session: Session) -> tuple[int, str]:
+    last = session.execute(
+        select(AuditEntry.seq, AuditEntry.entry_hash)
+        .where(AuditEntry.seq.is_not(None))
+        .order_by(AuditEntry.seq.desc())
+        .limit(1)
+    ).first()
+    return (int(last[0] or 0), last[1] or GENESIS) if last is not None else (0, GENESIS)
+
+
+def seal(session: Session, *, wait: bool = True, limit: int = 5000) -> int:
+    """Chain up to `limit` pending entries (oldest id first); returns how many.
+
+    Under the chain's lock, held until the caller commits: commit right after. With
+    `wait=False` it returns 0 at once when another process is sealing.
+    """
+    if not _lock_chain(session, wait):
+        return 0
+    pending = (
+        session.execute(
+            select(AuditEntry.__table__)
+            .where(AuditEntry.seq.is_(None))
+            .order_by(AuditEntry.id)
+            .limit(limit)
+        )
+        .mappings()
+        .all()
+    )
+    if not pending:
+        return 0
+    seq, prev = _head(session)
+    changes = []
+    for row in pending:
+        seq += 1
+        digest = entry_digest(dict(row), prev)
+        changes.append({"id": row["id"], "seq": seq, "prev_hash": prev, "entry_hash": digest})
+        prev = digest
+    session.execute(update(AuditEntry), changes)
+    return len(changes)
 
 
 def append(
@@ -112,52 +137,58 @@ def append(
     purpose: str | None = None,
     detail: str | None = None,
 ) -> AuditEntry:
-    """Add one chained entry to the session (flushed, not committed: commit right after)."""
-    fields = {
-        "actor": actor,
-        "action": action,
-        "agency_code": agency_code,
-        "record_code": record_code,
-        "personal_id": personal_id,
-        "dossier_code": dossier_code,
-        "purpose": purpose,
-        "detail": detail,
-    }
-    if _is_postgres(session):
-        _lock_chain(session)
-        ids, head = _ids_and_head(session, 1)
-        entry = AuditEntry(**_chained([fields], ids, head)[0])
-        session.add(entry)
-        session.flush()
-        return entry
-    entry = AuditEntry(at=utcnow(), **fields)
-    session.add(entry)
-    session.flush()  # the id; on SQLite this INSERT holds the write lock from here on
-    prev = session.scalar(
-        select(AuditEntry.entry_hash)
-        .where(AuditEntry.id < entry.id)
-        .order_by(AuditEntry.id.desc())
-        .limit(1)
+    """Add one entry and seal it (with any pending ones) in the caller's transaction.
+
+    Flushed, not committed: commit right after, the chain's lock is held until then.
+    """
+    entry = AuditEntry(
+        at=utcnow(),
+        actor=actor,
+        action=action,
+        agency_code=agency_code,
+        record_code=record_code,
+        personal_id=personal_id,
+        dossier_code=dossier_code,
+        purpose=purpose,
+        detail=detail,
     )
-    entry.prev_hash = prev or GENESIS
-    entry.entry_hash = entry_digest(_content(entry), entry.prev_hash)
+    session.add(entry)
     session.flush()
+    seal(session)
+    session.refresh(entry)
     return entry
+
+
+def pending(session: Session) -> int:
+    """Entries written but not yet sealed into the chain."""
+    return int(
+        session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.seq.is_(None)))
+        or 0
+    )
 
 
 def _entries(session: Session) -> Iterator[AuditEntry]:
     yield from session.scalars(
-        select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=1000)
+        select(AuditEntry)
+        .where(AuditEntry.seq.is_not(None))
+        .order_by(AuditEntry.seq)
+        .execution_options(yield_per=1000)
     )
 
 
 def verify_chain(session: Session) -> tuple[bool, int | None]:
-    """(True, None) when every entry links to the one before; else (False, first bad id)."""
-    prev = GENESIS
+    """(True, None) when every sealed entry links to the one before, in `seq` order, with
+    no gap; else (False, the id of the first entry that does not). Pending entries are
+    not part of the chain yet: see `pending`."""
+    prev, expected = GENESIS, 1
     for entry in _entries(session):
-        if entry.prev_hash != prev or entry.entry_hash != entry_digest(_content(entry), prev):
+        if (
+            entry.seq != expected
+            or entry.prev_hash != prev
+            or entry.entry_hash != entry_digest(_content(entry), prev)
+        ):
             return False, entry.id
-        prev = entry.entry_hash
+        prev, expected = entry.entry_hash, expected + 1
     return True, None
 
 
@@ -170,9 +201,17 @@ class ChainHead:
 
 def chain_head(session: Session) -> ChainHead:
     """How long the chain is and where it ends: note it elsewhere to detect truncation."""
-    count = session.scalar(select(func.count()).select_from(AuditEntry)) or 0
+    count = (
+        session.scalar(
+            select(func.count()).select_from(AuditEntry).where(AuditEntry.seq.is_not(None))
+        )
+        or 0
+    )
     last = session.execute(
-        select(AuditEntry.id, AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1)
+        select(AuditEntry.id, AuditEntry.entry_hash)
+        .where(AuditEntry.seq.is_not(None))
+        .order_by(AuditEntry.seq.desc())
+        .limit(1)
     ).first()
     if last is None:
         return ChainHead(0, None, GENESIS)

@@ -13,16 +13,19 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Date,
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
@@ -212,10 +215,20 @@ class ApiKey(Base):
 class AuditEntry(Base):
     """One access to personal data, a download, a reuse, an approval or a key change.
 
-    Append through `schemas.audit.append` only: it keeps the hash chain.
+    Written through `schemas.audit` only: `append` chains at once, the API's hot reads
+    insert a pending entry (no `seq` yet) that `seal` chains within a second.
     """
 
     __tablename__ = "audit_log"
+    __table_args__ = (
+        UniqueConstraint("seq", name="uq_audit_log_seq"),
+        Index(
+            "ix_audit_log_pending",
+            "id",
+            postgresql_where=text("seq IS NULL"),
+            sqlite_where=text("seq IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -227,7 +240,9 @@ class AuditEntry(Base):
     agency_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
     purpose: Mapped[str | None] = mapped_column(String(200), nullable=True)
     dossier_code: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    # Hash chain (schemas/audit.py): each entry's hash covers its content and the previous hash.
+    # Hash chain (schemas/audit.py): each entry's hash covers its content and the previous
+    # hash; `seq` is its place in the chain, given when it is sealed.
+    seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     entry_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
 

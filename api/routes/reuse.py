@@ -11,13 +11,26 @@ import datetime as dt
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from api.deps import Caller, ServicesDep, SessionDep, audit, clean_text, error, need
+from api.deps import (
+    Caller,
+    ServicesDep,
+    SessionDep,
+    audit,
+    clean_text,
+    error,
+    need,
+    pg_reads,
+    unavailable,
+    who,
+)
+from api.reads import Unavailable
 from api.routes.records import FILE_KINDS, PLAIN, DocTypeQuery, find_record
 from api.routes.webhooks import UtcDatetime
 from pipeline import errors
@@ -25,6 +38,7 @@ from pipeline import lifecycle as rules
 from schemas.db import Document, DocumentStatus, Dossier, DossierRecord, RecordRow
 from schemas.record import Record, RecordStatus, Validity
 from workers import lifecycle
+from workers.services import Services
 
 router = APIRouter(tags=["reuse"])
 
@@ -106,10 +120,11 @@ def _dossier(code: str) -> rules.DossierCode:
 
 
 @router.get("/api/v1/citizens/{personal_id}/records", response_model=RecordList)
-def citizen_records(
+async def citizen_records(
+    request: Request,
     personal_id: PersonalId,
     c: Annotated[Caller, Depends(need("records:read_personal"))],
-    s: SessionDep,
+    svc: ServicesDep,
     doc_type: DocTypeQuery = None,
     valid_on: dt.date | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -117,6 +132,23 @@ def citizen_records(
     """The citizen's reusable records: published, current and valid on `valid_on` (default
     today), newest first. Expired, superseded, unpublished records are never offered."""
     day = valid_on or dt.date.today()
+    # The stored bodies were validated when they were saved: they are served as they are.
+    reads = pg_reads(request)
+    if reads is None:
+        bodies = await run_in_threadpool(
+            _citizen_records, svc, c, personal_id, doc_type, day, limit
+        )
+        return JSONResponse({"records": bodies})
+    try:
+        body = await reads.citizen(personal_id, doc_type, day, limit, who(c))
+    except Unavailable as exc:
+        raise unavailable(exc) from exc
+    return Response(body, media_type="application/json")
+
+
+def _citizen_records(
+    svc: Services, c: Caller, personal_id: str, doc_type: str | None, day: dt.date, limit: int
+) -> list[dict[str, Any]]:
     q = (
         select(RecordRow.body)
         .where(
@@ -131,16 +163,16 @@ def citizen_records(
     )
     if doc_type:
         q = q.where(RecordRow.doc_type == doc_type)
-    bodies = list(s.scalars(q))
-    audit(
-        s,
-        c,
-        "citizen.records",
-        personal_id=personal_id,
-        detail=f"doc_type={doc_type} valid_on={day.isoformat()} hits={len(bodies)}",
-    )
-    # The stored bodies were validated when they were saved: serve them as they are.
-    return JSONResponse({"records": bodies})
+    with svc.sessions() as s:
+        bodies = list(s.scalars(q))
+        audit(
+            s,
+            c,
+            "citizen.records",
+            personal_id=personal_id,
+            detail=f"doc_type={doc_type} valid_on={day.isoformat()} hits={len(bodies)}",
+        )
+    return bodies
 
 
 @router.put("/api/v1/dossiers/{dossier_code}", response_model=DossierOut)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, select, update
 
 from api.keys import create_key
-from schemas.audit import HASHED, append, chain_head, entry_digest, verify_chain
+from schemas.audit import HASHED, append, chain_head, entry_digest, pending, verify_chain
 from schemas.db import AuditEntry, Document, RecordRow
 from schemas.record import FieldValue, Record, RecordStatus
 from tests.conftest import ROOT, embedded_env, settings_from
@@ -25,9 +26,14 @@ AGENCY = "000.00.00.H55"
 DOSSIER = "000.00.00.H55-251125-0007"
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return embedded_env(tmp_path)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """Both paths: SQLite chains each entry at once; on PostgreSQL the hot reads write
+    their entries pending and the app's sealer chains them (api/reads.py)."""
+    env = embedded_env(tmp_path)
+    if request.param == "postgresql":
+        env["SOHOA_DATABASE_URL"] = request.getfixturevalue("empty_pg_url")
+    return env
 
 
 @pytest.fixture
@@ -88,6 +94,17 @@ def record(services: Services) -> RecordRow:
     return row
 
 
+def _sealed(services: Services, timeout: float = 10.0) -> None:
+    """Wait for the running app's sealer to chain every pending entry."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with services.sessions() as s:
+            if pending(s) == 0:
+                return
+        assert time.monotonic() < deadline, "audit entries still pending"
+        time.sleep(0.1)
+
+
 def _entries(services: Services) -> list[AuditEntry]:
     with services.sessions() as s:
         return list(s.scalars(select(AuditEntry).order_by(AuditEntry.id)))
@@ -125,6 +142,7 @@ def test_every_personal_data_read_is_audited_with_actor_and_agency(
         )
         assert (last.purpose, last.dossier_code) == ("reuse for birth registration", DOSSIER)
         assert last.record_code == (None if action == "records.search" else CODE)
+    _sealed(services)
     with services.sessions() as s:
         assert verify_chain(s) == (True, None)
         assert chain_head(s).entries == len(reads)
@@ -236,6 +254,7 @@ def test_who_looked_at_a_citizens_papers(
     # Asking is itself audited, and the chain holds.
     last = _entries(services)[-1]
     assert (last.actor, last.action, last.record_code) == ("inspector", "audit.read", CODE)
+    _sealed(services)
     with services.sessions() as s:
         assert verify_chain(s) == (True, None)
 
@@ -260,6 +279,7 @@ def test_apikey_creation_is_audited(env: dict[str, str], tmp_path: Path) -> None
         ("apikey.create", "name=portal scopes=audit:read")
     ]
     assert entries[0].actor.startswith("cli:")
+    _sealed(services)
     with services.sessions() as s:
         assert verify_chain(s) == (True, None)
 

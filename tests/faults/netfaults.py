@@ -95,7 +95,12 @@ class TcpProxy:
             _reset(dst)
 
     def cut(self) -> None:
-        """Refuse new connections and reset every open one."""
+        """Refuse new connections and close every open one.
+
+        A connection whose pump thread is blocked reading is not reset at once: the
+        close does not wake the read, so the peer's next bytes vanish and it waits for
+        its own timeout, as behind a network partition. Clients must bound their waits.
+        """
         with self._lock:
             listener, self._listener = self._listener, None
             conns, self._conns = self._conns, set()
