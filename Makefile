@@ -75,7 +75,6 @@ bench-load: setup
 bench-api: setup
 	deploy/dev/services.sh
 	command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
-	$(BIN)/python -c 'import asyncpg' 2>/dev/null || $(BIN)/python -m pip install -q asyncpg
 	$(BIN)/python -m tests.bench.bench_api
 
 ## Train the document-type classifier on OCR text of the generated corpus.

@@ -8,6 +8,7 @@ The routes live in `api/routes/`, one module per part of the API.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -133,6 +134,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     from api.sealer import Sealer
 
     services: Services = app.state.services
+    # Everything loaded so far lives as long as the process: out of the collector's
+    # sight, a full collection no longer walks it (tens of ms, a p99 spike each time).
+    gc.freeze()
     if not is_postgres(services.settings.db_url):
         yield
         return

@@ -77,7 +77,7 @@ def rate_limiter(request: Request) -> RateLimiter:
     return limiter
 
 
-async def client(request: Request, svc: Annotated[Services, Depends(get_services)]) -> Client:
+async def client(request: Request, svc: Services) -> Client:
     """The caller behind `X-API-Key` (401 otherwise), within its rate limit (429 otherwise).
 
     Async, and answered from the per-process key cache when it can, so an authenticated
@@ -114,7 +114,11 @@ def clean_text(value: str | None, limit: int = 200) -> str | None:
 
 
 def need(scope: str) -> Callable[..., Awaitable[Caller]]:
-    async def check(request: Request, c: Annotated[Client, Depends(client)]) -> Caller:
+    """The dependency of every route: one async function, no nested dependencies (each
+    level costs every call FastAPI's resolution work)."""
+
+    async def check(request: Request) -> Caller:
+        c = await client(request, request.app.state.services)
         if not c.allows(scope):
             raise error(403, "forbidden", f"This key lacks the scope {scope}.")
         try:

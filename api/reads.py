@@ -93,6 +93,10 @@ def is_postgres(sqlalchemy_url: str) -> bool:
     return make_url(sqlalchemy_url).get_backend_name() == "postgresql"
 
 
+async def _nothing_to_reset(_con: Any) -> None:
+    return None
+
+
 class PgReads:
     def __init__(self, sqlalchemy_url: str, pool_size: int = POOL_SIZE) -> None:
         self._dsn = asyncpg_dsn(sqlalchemy_url)
@@ -101,8 +105,14 @@ class PgReads:
 
     async def start(self) -> PgReads:
         # min_size=0: the API starts (and answers 503) while the database is away.
+        # reset: these statements leave no session state behind (no SET, LISTEN, lock,
+        # cursor), so the default reset, a round trip per call, is skipped.
         self._pool = await asyncpg.create_pool(
-            self._dsn, min_size=0, max_size=self._pool_size, command_timeout=30
+            self._dsn,
+            min_size=0,
+            max_size=self._pool_size,
+            command_timeout=30,
+            reset=_nothing_to_reset,
         )
         return self
 

@@ -33,8 +33,6 @@ from sqlalchemy.orm import Session
 from schemas.db import AuditEntry, utcnow
 
 GENESIS = "0" * 64
-#: Any fixed 64-bit number: the key of PostgreSQL's advisory lock on the chain head.
-_PG_LOCK_KEY = 0x50_48_4F_41_55_44_49_54
 
 HASHED = (
     "id",
@@ -74,16 +72,6 @@ def _is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _lock_chain(session: Session, wait: bool) -> bool:
-    """Hold the chain until the transaction ends; False when busy and not waiting."""
-    if not _is_postgres(session):
-        return True  # SQLite: the caller's INSERT (or the UPDATE below) takes the write lock
-    if wait:
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-        return True
-    return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY}))
-
-
 def _head(session: Session) -> tuple[int, str]:
     last = session.execute(
         select(AuditEntry.seq, AuditEntry.entry_hash)
@@ -100,8 +88,11 @@ def seal(session: Session, *, wait: bool = True, limit: int = 5000) -> int:
     Under the chain's lock, held until the caller commits: commit right after. With
     `wait=False` it returns 0 at once when another process is sealing.
     """
-    if not _lock_chain(session, wait):
-        return 0
+    if _is_postgres(session):
+        # The same chaining in the server (audit_seal, migration 0008): no Python per entry.
+        sealed = session.scalar(text("SELECT audit_seal(:n, :wait)"), {"n": limit, "wait": wait})
+        return int(sealed or 0)
+    # SQLite: the caller's INSERT, or else this UPDATE, holds the database's write lock.
     pending = (
         session.execute(
             select(AuditEntry.__table__)

@@ -123,12 +123,12 @@ async def get_record(
     request: Request,
     record_code: RecordCode,
     c: Annotated[Caller, Depends(need("records:read_personal"))],
-    svc: ServicesDep,
 ) -> Response:
     """The current version of a record, with its fields (audited)."""
     # The stored body was validated when it was saved: it is served as it is.
     reads = pg_reads(request)
     if reads is None:
+        svc = request.app.state.services
         return JSONResponse(await run_in_threadpool(_read_record, svc, record_code, c))
     try:
         body = await reads.record(record_code, who(c))

@@ -124,7 +124,6 @@ async def citizen_records(
     request: Request,
     personal_id: PersonalId,
     c: Annotated[Caller, Depends(need("records:read_personal"))],
-    svc: ServicesDep,
     doc_type: DocTypeQuery = None,
     valid_on: dt.date | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -135,6 +134,7 @@ async def citizen_records(
     # The stored bodies were validated when they were saved: they are served as they are.
     reads = pg_reads(request)
     if reads is None:
+        svc = request.app.state.services
         bodies = await run_in_threadpool(
             _citizen_records, svc, c, personal_id, doc_type, day, limit
         )

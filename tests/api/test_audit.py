@@ -13,7 +13,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, select, update
 
 from api.keys import create_key
-from schemas.audit import HASHED, append, chain_head, entry_digest, pending, verify_chain
+from schemas.audit import (
+    HASHED,
+    append,
+    chain_head,
+    entry_digest,
+    pending,
+    seal,
+    verify_chain,
+)
 from schemas.db import AuditEntry, Document, RecordRow
 from schemas.record import FieldValue, Record, RecordStatus
 from tests.conftest import ROOT, embedded_env, settings_from
@@ -307,3 +315,44 @@ def test_concurrent_appends_keep_one_chain(backend: str, tmp_path: Path, request
     with services.sessions() as s:
         assert verify_chain(s) == (True, None)
         assert chain_head(s).entries == 40
+
+
+AWKWARD = [
+    'quote " and backslash \\ and slash /',
+    "newline\nand tab\tand return\r",
+    "control \x01\x1f and delete \x7f",
+    "Nguyễn Thị Ánh Tuyết, Phường Dịch Vọng 🙂",
+    "\u2028 line separator, \u00a0 nbsp",
+    "",
+]
+
+
+def test_the_server_seals_with_the_same_hashes_as_python(empty_pg_url: str, tmp_path: Path) -> None:
+    """On PostgreSQL, audit_seal (SQL) chains the entries; verify_chain (Python) recomputes
+    every hash: awkward text, empty strings, NULLs and microsecond times must agree."""
+    env = embedded_env(tmp_path)
+    env["SOHOA_DATABASE_URL"] = empty_pg_url
+    services = Services.from_settings(settings_from(env))
+    with services.sessions() as s:
+        for i, value in enumerate(AWKWARD):
+            s.add(
+                AuditEntry(
+                    actor=value or "a",
+                    action="record.read",
+                    agency_code=None if i % 2 else value[:32],
+                    record_code=value,
+                    personal_id=None,
+                    dossier_code=value[:64] or None,
+                    purpose=value[:200],
+                    detail=value,
+                )
+            )
+        s.commit()
+        assert pending(s) == len(AWKWARD)
+        assert seal(s) == len(AWKWARD)
+        s.commit()
+        assert verify_chain(s) == (True, None)
+        append(s, actor="cli:admin", action="apikey.list")  # Python-built entry, server-sealed
+        s.commit()
+        assert verify_chain(s) == (True, None)
+        assert chain_head(s).entries == len(AWKWARD) + 1
