@@ -22,6 +22,7 @@ from api.keys import Client, authenticate, cached_client
 from api.ratelimit import RateLimiter, retry_after
 from api.reads import PgReads, Unavailable, Who
 from api.sessions import session_client
+from config.settings import Settings
 from pipeline import errors
 from pipeline.intake import check_dossier_code
 from schemas import audit as audit_log
@@ -92,11 +93,7 @@ async def client(request: Request, svc: Services) -> Client:
         found = await run_in_threadpool(_lookup, svc, key)
     if found is None:
         raise error(401, "unauthenticated", "A valid X-API-Key header is required.")
-    per_minute = (
-        found.rate_limit_per_minute
-        if found.rate_limit_per_minute is not None
-        else settings.rate_limit_per_minute
-    )
+    per_minute = key_limit(found, settings)
     wait = rate_limiter(request).take(found.key_id or 0, per_minute, settings.rate_limit_burst_s)
     if wait > 0:
         raise HTTPException(
@@ -105,6 +102,13 @@ async def client(request: Request, svc: Services) -> Client:
             headers={"Retry-After": retry_after(wait)},
         )
     return found
+
+
+def key_limit(found: Client, settings: Settings) -> int:
+    """Requests a minute this key may make: its own limit, else the default."""
+    if found.rate_limit_per_minute is not None:
+        return found.rate_limit_per_minute
+    return settings.rate_limit_per_minute
 
 
 def clean_text(value: str | None, limit: int = 200) -> str | None:

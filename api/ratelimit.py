@@ -63,6 +63,13 @@ class RateLimiter:
                 return 0.0
             return (1.0 - b.tokens) / b.rate_per_s
 
+    def give_back(self, key_id: int) -> None:
+        """Return the token of a call that will be counted again by the code it goes on to."""
+        with self._lock:
+            b = self._buckets.get(key_id)
+            if b is not None:
+                b.tokens = min(b.size, b.tokens + 1.0)
+
     def reset(self, key_id: int | None = None) -> None:
         with self._lock:
             if key_id is None:

@@ -4,9 +4,10 @@
 every counter for every dossier. Each is a single round trip: the SELECT and the
 INSERT of its audit entry are one statement (a data-modifying CTE), so the entry
 is committed with the read, before any data leaves, and the entry is written
-pending, without the chain's lock (api/sealer.py chains it). The record bodies go
-out as PostgreSQL stored them, without being parsed. asyncpg prepares each
-statement once per connection.
+pending, without the chain's lock (api/sealer.py chains it). The server assembles
+the response body from the stored JSON and hands it over as UTF-8 bytes: nothing
+is parsed, decoded or re-encoded here. asyncpg prepares each statement once per
+connection.
 
 On SQLite (the embedded default) the routes take their SQLAlchemy path instead;
 the tests run both and expect the same answers and the same audit entries.
@@ -29,18 +30,18 @@ POOL_SIZE = 15
 
 _RECORD = """
 WITH hit AS (
-    SELECT record_code, personal_id, body::text AS body FROM records WHERE record_code = $1
+    SELECT record_code, personal_id, body FROM records WHERE record_code = $1
 ), logged AS (
     INSERT INTO audit_log
         (at, actor, agency_code, action, record_code, personal_id, dossier_code, purpose)
     SELECT now(), $2, $3, 'record.read', record_code, personal_id, $4, $5 FROM hit
 )
-SELECT body FROM hit
+SELECT convert_to(body::text, 'UTF8') FROM hit
 """
 
 _CITIZEN = """
 WITH hits AS (
-    SELECT id, valid_from, body::text AS body FROM records
+    SELECT id, valid_from, body FROM records
     WHERE personal_id = $1
       AND status = '{published}'
       AND validity <> '{unknown}'
@@ -55,7 +56,12 @@ WITH hits AS (
     SELECT now(), $4, $5, 'citizen.records', $1, $6, $7,
            $8 || (SELECT count(*) FROM hits)::text
 )
-SELECT body FROM hits ORDER BY valid_from DESC NULLS LAST, id DESC
+SELECT convert_to(
+    '{{"records":['
+    || coalesce(string_agg(body::text, ',' ORDER BY valid_from DESC NULLS LAST, id DESC), '')
+    || ']}}',
+    'UTF8'
+) FROM hits
 """
 
 
@@ -125,19 +131,20 @@ class PgReads:
         except TimeoutError:
             self._pool.terminate()
 
-    async def _fetch(self, sql: str, *args: Any) -> list[Any]:
+    async def _fetch(self, sql: str, *args: Any) -> bytes | None:
+        """The statement's one value: the response body, built and encoded by the server."""
         try:
             async with self._pool.acquire() as con:
-                return list(await con.fetch(sql, *args))
+                value: bytes | None = await con.fetchval(sql, *args)
+                return value
         except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError) as exc:
             raise Unavailable() from exc
 
     async def record(self, code: str, who: Who) -> bytes | None:
         """The record's current body as stored, or None; audited when found."""
-        rows = await self._fetch(
+        return await self._fetch(
             _RECORD, code, who.actor, who.agency_code, who.dossier_code, who.purpose
         )
-        return rows[0]["body"].encode() if rows else None
 
     async def citizen(
         self, personal_id: str, doc_type: str | None, day: dt.date, limit: int, who: Who
@@ -156,5 +163,5 @@ class PgReads:
         ]
         if doc_type:
             args.append(doc_type)
-        rows = await self._fetch(_CITIZEN_TYPED if doc_type else _CITIZEN_ANY, *args)
-        return b'{"records":[' + ",".join(r["body"] for r in rows).encode() + b"]}"
+        body = await self._fetch(_CITIZEN_TYPED if doc_type else _CITIZEN_ANY, *args)
+        return body or b'{"records":[]}'
