@@ -145,14 +145,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         return
     reads = app.state.reads = await PgReads(services.settings.db_url).start()
     app.state.fast_lane = FastLane(reads, services.settings, app.state.rate_limiter)
-    sealer = Sealer(services).start()
+    sealer = Sealer(reads).start()
     try:
         yield
     finally:
         app.state.fast_lane = None
         app.state.reads = None
+        await sealer.stop()
         await reads.close()
-        sealer.stop()
 
 
 class SohoaApi(FastAPI):

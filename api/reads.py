@@ -99,6 +99,10 @@ def is_postgres(sqlalchemy_url: str) -> bool:
     return make_url(sqlalchemy_url).get_backend_name() == "postgresql"
 
 
+#: What asyncpg raises when the server cannot be reached or drops the connection.
+_UNREACHABLE = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError)
+
+
 async def _nothing_to_reset(_con: Any) -> None:
     return None
 
@@ -137,7 +141,16 @@ class PgReads:
             async with self._pool.acquire() as con:
                 value: bytes | None = await con.fetchval(sql, *args)
                 return value
-        except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError) as exc:
+        except _UNREACHABLE as exc:
+            raise Unavailable() from exc
+
+    async def seal(self, limit: int, wait: bool) -> int:
+        """Chain up to `limit` pending audit entries in the server (schemas/audit.py)."""
+        try:
+            async with self._pool.acquire() as con:
+                sealed: int = await con.fetchval("SELECT audit_seal($1, $2)", limit, wait)
+                return sealed
+        except _UNREACHABLE as exc:
             raise Unavailable() from exc
 
     async def record(self, code: str, who: Who) -> bytes | None:

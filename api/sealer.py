@@ -1,55 +1,59 @@
 """Chains the audit entries the hot reads write pending (schemas/audit.py), within a second.
 
-One thread per API process. Each round takes the chain's lock only if it is free
-(another process sealing means there is nothing to do here), seals a batch and
-commits; it sleeps when nothing was pending. A process that dies with entries
-pending leaves them to the other processes' sealers, the next start, or
-`sohoa audit verify`, which seals before it checks.
+An asyncio task in each API process on PostgreSQL. Each round is one call of the
+server's `audit_seal` (migration 0008) on the reads' pool: it takes the chain's lock
+only if it is free (another process sealing means there is nothing to do here),
+seals a batch and commits. No Python work per entry, no thread contending for the
+interpreter lock with the requests. A process that dies with entries pending leaves
+them to the other processes' sealers, the next start, or `sohoa audit verify`,
+which seals before it checks.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-import threading
 
-from schemas.audit import seal
-from workers.services import Services
+from api.reads import PgReads, Unavailable
 
 log = logging.getLogger(__name__)
 
-#: Seconds between rounds when the last round found nothing (or was not its turn).
+#: Seconds between rounds when the last round found nothing (or was not its turn). While
+#: entries come in, rounds follow each other: many small statements keep the server's
+#: work even, where one big batch now and then makes the requests behind it wait.
 IDLE_S = 0.5
+#: Entries per round at most: a short statement, so no request queues behind a long one.
+BATCH = 500
 
 
 class Sealer:
-    def __init__(self, services: Services, idle_s: float = IDLE_S) -> None:
-        self._services = services
+    def __init__(self, reads: PgReads, idle_s: float = IDLE_S) -> None:
+        self._reads = reads
         self._idle_s = idle_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="audit-sealer", daemon=True)
+        self._task: asyncio.Task[None] | None = None
 
     def start(self) -> Sealer:
-        self._thread.start()
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="audit-sealer")
         return self
 
-    def stop(self) -> None:
-        """Stop, then seal what is left: entries of reads that were served before shutdown."""
-        self._stop.set()
-        self._thread.join(timeout=10)
-        self.round(wait=True)
+    async def stop(self) -> None:
+        """Stop, then seal what is left: entries of reads served before the shutdown."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(Unavailable, TimeoutError):
+            async with asyncio.timeout(10):
+                while await self._reads.seal(BATCH, wait=True):
+                    pass
 
-    def round(self, wait: bool = False) -> int:
-        """One batch; returns how many entries it sealed (0 on a database error)."""
-        try:
-            with self._services.sessions() as s:
-                n = seal(s, wait=wait)
-                s.commit()
-            return n
-        except Exception as exc:  # the database is away: the entries wait, nothing is lost
-            log.warning("audit sealer: %s", type(exc).__name__)
-            return 0
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            if self.round() == 0:
-                self._stop.wait(self._idle_s)
+    async def _run(self) -> None:
+        while True:
+            try:
+                sealed = await self._reads.seal(BATCH, wait=False)
+            except Unavailable:  # the entries wait in the database; nothing is lost
+                log.warning("audit sealer: database unavailable")
+                sealed = 0
+            if sealed == 0:
+                await asyncio.sleep(self._idle_s)

@@ -60,7 +60,10 @@ DECLARE
     prev text;
     canonical text;
     e record;
-    n integer := 0;
+    ids bigint[] := '{{}}';
+    seqs bigint[] := '{{}}';
+    prevs text[] := '{{}}';
+    hashes text[] := '{{}}';
 BEGIN
     IF wait THEN
         PERFORM pg_advisory_xact_lock({PG_LOCK_KEY});
@@ -86,15 +89,18 @@ BEGIN
             || ',"record_code":' || {_json("record_code")}
             || '}}';
         head := head + 1;
-        UPDATE audit_log
-            SET seq = head,
-                prev_hash = prev,
-                entry_hash = encode(sha256(convert_to(canonical, 'UTF8')), 'hex')
-            WHERE id = e.id
-            RETURNING entry_hash INTO prev;
-        n := n + 1;
+        ids := ids || e.id;
+        seqs := seqs || head;
+        prevs := prevs || prev;
+        prev := encode(sha256(convert_to(canonical, 'UTF8')), 'hex');
+        hashes := hashes || prev;
     END LOOP;
-    RETURN n;
+    -- One UPDATE for the batch: far less work than one statement per entry.
+    UPDATE audit_log AS a
+        SET seq = c.seq, prev_hash = c.prev_hash, entry_hash = c.entry_hash
+        FROM unnest(ids, seqs, prevs, hashes) AS c(id, seq, prev_hash, entry_hash)
+        WHERE a.id = c.id;
+    RETURN cardinality(ids);
 END
 $fn$
 """
