@@ -136,11 +136,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """On PostgreSQL: the hot reads' asyncpg pool and the audit sealer (api/reads.py)."""
     from api.sealer import Sealer
 
-    services: Services = app.state.services
+    services: Services | None = app.state.services  # None: an app serving its document only
     # Everything loaded so far lives as long as the process: out of the collector's
     # sight, a full collection no longer walks it (tens of ms, a p99 spike each time).
     gc.freeze()
-    if not is_postgres(services.settings.db_url):
+    if services is None or not is_postgres(services.settings.db_url):
         yield
         return
     reads = app.state.reads = await PgReads(services.settings.db_url).start()

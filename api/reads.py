@@ -3,10 +3,10 @@
 `GET /api/v1/records/{code}` and `GET /api/v1/citizens/{pid}/records` are called at
 every counter for every dossier. Each is a single round trip: the SELECT and the
 INSERT of its audit entry are one statement (a data-modifying CTE), so the entry
-is committed with the read, before any data leaves, and the entry is written
-pending, without the chain's lock (api/sealer.py chains it). The server assembles
-the response body from the stored JSON and hands it over as UTF-8 bytes: nothing
-is parsed, decoded or re-encoded here. asyncpg prepares each statement once per
+is committed with the read, before any data leaves; the entry is written pending
+(a row in audit_pending), without the chain's lock, and api/sealer.py chains it.
+The server assembles the response body from the stored JSON and hands it over as
+UTF-8 bytes: nothing is parsed, decoded or re-encoded here. asyncpg prepares each statement once per
 connection.
 
 On SQLite (the embedded default) the routes take their SQLAlchemy path instead;
@@ -35,6 +35,9 @@ WITH hit AS (
     INSERT INTO audit_log
         (at, actor, agency_code, action, record_code, personal_id, dossier_code, purpose)
     SELECT now(), $2, $3, 'record.read', record_code, personal_id, $4, $5 FROM hit
+    RETURNING id
+), queued AS (
+    INSERT INTO audit_pending (entry_id) SELECT id FROM logged
 )
 SELECT convert_to(body::text, 'UTF8') FROM hit
 """
@@ -55,6 +58,9 @@ WITH hits AS (
         (at, actor, agency_code, action, personal_id, dossier_code, purpose, detail)
     SELECT now(), $4, $5, 'citizen.records', $1, $6, $7,
            $8 || (SELECT count(*) FROM hits)::text
+    RETURNING id
+), queued AS (
+    INSERT INTO audit_pending (entry_id) SELECT id FROM logged
 )
 SELECT convert_to(
     '{{"records":['

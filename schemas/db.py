@@ -18,14 +18,12 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
-    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
     create_engine,
     event,
-    text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
@@ -215,20 +213,11 @@ class ApiKey(Base):
 class AuditEntry(Base):
     """One access to personal data, a download, a reuse, an approval or a key change.
 
-    Written through `schemas.audit` only: `append` chains at once, the API's hot reads
-    insert a pending entry (no `seq` yet) that `seal` chains within a second.
+    Written through `schemas.audit` only, and never updated: its place in the hash
+    chain is a row of AuditLink, added when the entry is sealed (schemas/audit.py).
     """
 
     __tablename__ = "audit_log"
-    __table_args__ = (
-        UniqueConstraint("seq", name="uq_audit_log_seq"),
-        Index(
-            "ix_audit_log_pending",
-            "id",
-            postgresql_where=text("seq IS NULL"),
-            sqlite_where=text("seq IS NULL"),
-        ),
-    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -240,11 +229,26 @@ class AuditEntry(Base):
     agency_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
     purpose: Mapped[str | None] = mapped_column(String(200), nullable=True)
     dossier_code: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    # Hash chain (schemas/audit.py): each entry's hash covers its content and the previous
-    # hash; `seq` is its place in the chain, given when it is sealed.
-    seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    entry_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class AuditLink(Base):
+    """An audit entry's place in the hash chain: its hash covers the entry's content and
+    the previous link's hash, so a changed, removed or reordered entry breaks the chain."""
+
+    __tablename__ = "audit_chain"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    entry_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditPending(Base):
+    """Entries written but not yet sealed into the chain: the sealer's to-do list."""
+
+    __tablename__ = "audit_pending"
+
+    entry_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
 
 
 def make_engine(url: str) -> Engine:

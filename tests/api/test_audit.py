@@ -21,8 +21,9 @@ from schemas.audit import (
     pending,
     seal,
     verify_chain,
+    write,
 )
-from schemas.db import AuditEntry, Document, RecordRow
+from schemas.db import AuditEntry, AuditLink, Document, RecordRow
 from schemas.record import FieldValue, Record, RecordStatus
 from tests.conftest import ROOT, embedded_env, settings_from
 from workers.app import configure
@@ -216,12 +217,23 @@ def test_a_rehashed_edit_is_still_detected(services: Services) -> None:
     ids = _fill(services, 4)
     with services.sessions() as s:
         entry = s.get(AuditEntry, ids[1])
-        assert entry is not None
+        link = s.scalar(select(AuditLink).where(AuditLink.entry_id == ids[1]))
+        assert entry is not None and link is not None
         entry.personal_id = "001099012345"
         content = {k: getattr(entry, k) for k in HASHED}
-        entry.entry_hash = entry_digest(content, entry.prev_hash or "")
+        link.entry_hash = entry_digest(content, link.prev_hash)
         s.commit()
         assert verify_chain(s) == (False, ids[2])
+
+
+def test_an_entry_slipped_in_outside_the_chain_is_detected(services: Services) -> None:
+    """An entry added by hand, neither chained nor pending, is not a legitimate entry."""
+    _fill(services, 2)
+    with services.sessions() as s:
+        forged = AuditEntry(actor="portal", action="record.read", personal_id=PID)
+        s.add(forged)
+        s.commit()
+        assert verify_chain(s) == (False, forged.id)
 
 
 def test_a_deleted_middle_entry_is_detected(
@@ -231,7 +243,10 @@ def test_a_deleted_middle_entry_is_detected(
     with services.sessions() as s:
         s.execute(delete(AuditEntry).where(AuditEntry.id == ids[2]))
         s.commit()
-        assert verify_chain(s) == (False, ids[3])
+        assert verify_chain(s) == (False, ids[2])  # its link names an entry that is gone
+        s.execute(delete(AuditLink).where(AuditLink.entry_id == ids[2]))
+        s.commit()
+        assert verify_chain(s) == (False, ids[3])  # the link after the gap
     done = _sohoa(env, tmp_path, "audit", "verify")
     assert done.returncode == 1
     assert f"first bad entry: {ids[3]}" in done.stdout
@@ -335,17 +350,16 @@ def test_the_server_seals_with_the_same_hashes_as_python(empty_pg_url: str, tmp_
     services = Services.from_settings(settings_from(env))
     with services.sessions() as s:
         for i, value in enumerate(AWKWARD):
-            s.add(
-                AuditEntry(
-                    actor=value or "a",
-                    action="record.read",
-                    agency_code=None if i % 2 else value[:32],
-                    record_code=value,
-                    personal_id=None,
-                    dossier_code=value[:64] or None,
-                    purpose=value[:200],
-                    detail=value,
-                )
+            write(
+                s,
+                actor=value or "a",
+                action="record.read",
+                agency_code=None if i % 2 else value[:32],
+                record_code=value,
+                personal_id=None,
+                dossier_code=value[:64] or None,
+                purpose=value[:200],
+                detail=value,
             )
         s.commit()
         assert pending(s) == len(AWKWARD)

@@ -24,8 +24,8 @@ from api.deps import Caller
 from api.keys import Client, create_key
 from api.routes.records import _read_record
 from api.routes.reuse import _citizen_records
-from schemas.audit import append, chain_head, pending, verify_chain
-from schemas.db import AuditEntry, Document, RecordRow
+from schemas.audit import append, chain_head, pending, verify_chain, write
+from schemas.db import AuditEntry, AuditLink, Document, RecordRow
 from schemas.record import FieldValue, Record, RecordStatus, Validity
 from tests.conftest import ROOT, embedded_env, settings_from
 from tests.faults.netfaults import TcpProxy
@@ -224,7 +224,7 @@ def test_pending_entries_left_by_a_dead_process_are_sealed_by_audit_verify(
         append(s, actor="cli:admin", action="apikey.create")
         s.commit()
         for i in range(3):
-            s.add(AuditEntry(actor="portal", action="record.read", personal_id=PID, detail=str(i)))
+            write(s, actor="portal", action="record.read", personal_id=PID, detail=str(i))
         s.commit()
         assert (verify_chain(s), chain_head(s).entries, pending(s)) == ((True, None), 1, 3)
     env = {
@@ -246,7 +246,13 @@ def test_pending_entries_left_by_a_dead_process_are_sealed_by_audit_verify(
     assert "audit log intact: 4 entries" in done.stdout
     with services.sessions() as s:
         assert pending(s) == 0
-        order = list(s.scalars(select(AuditEntry.detail).order_by(AuditEntry.seq)))
+        order = list(
+            s.scalars(
+                select(AuditEntry.detail)
+                .join(AuditLink, AuditLink.entry_id == AuditEntry.id)
+                .order_by(AuditLink.seq)
+            )
+        )
     assert order == [None, "0", "1", "2"]
 
 
