@@ -12,7 +12,7 @@ then starts two servers under uvicorn with the same number of worker processes:
 
 wrk (Debian's; `make bench-api` installs it when missing) drives each endpoint at
 1, 10 and 50 concurrent connections, each request for a random record or citizen,
-after a short warm-up. Prints requests/s and p50/p99 latency per endpoint and
+after a short warm-up and a CHECKPOINT. Prints requests/s and p50/p99 latency per endpoint and
 client count, and the two target ratios: sohoa's throughput at 50 clients over the
 bare endpoint's (target >= 0.70) and its p99 at 10 clients over the bare one's
 (target <= 1.5). Writes bench-results/api.json. wrk, both servers and PostgreSQL
@@ -376,6 +376,16 @@ def bare_app() -> BareApp:
     return BareApp()
 
 
+def checkpoint(url: str) -> None:
+    """Flush PostgreSQL's dirty pages before a measurement, so that each starts from the
+    same state: a checkpoint falling inside one cell only (the load above alone writes
+    ~150 MB of WAL) stalls its commits and decides its p99 by chance."""
+    import psycopg
+
+    with psycopg.connect(_sync_url(url), autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -608,6 +618,7 @@ def main() -> None:
                 wrk(server.url, path_files[paths], key, 10, args.warmup, script)
                 results[label] = {}
                 for c in clients:
+                    checkpoint(url)
                     r = wrk(server.url, path_files[paths], key, c, args.seconds, script)
                     results[label][c] = r
                     print(
