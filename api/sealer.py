@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 #: entries come in, rounds follow each other: many small statements keep the server's
 #: work even, where one big batch now and then makes the requests behind it wait.
 IDLE_S = 0.5
+#: Seconds between VACUUMs of audit_pending (a queue table: rows come and go all day).
+VACUUM_EVERY_S = 2.0
 #: Entries per round at most: a short statement, so no request queues behind a long one.
 BATCH = 500
 
@@ -49,8 +51,13 @@ class Sealer:
                     pass
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        vacuumed = loop.time()
         while True:
             try:
+                if loop.time() - vacuumed > VACUUM_EVERY_S:
+                    vacuumed = loop.time()
+                    await self._reads.vacuum_pending()
                 sealed = await self._reads.seal(BATCH, wait=False)
             except Unavailable:  # the entries wait in the database; nothing is lost
                 log.warning("audit sealer: database unavailable")
