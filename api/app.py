@@ -224,3 +224,14 @@ def create_app(services: Services) -> FastAPI:
         return {"status": "ok"}
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app as `sohoa serve --workers N` starts it in each process: settings from the
+    environment, the database already migrated by the parent."""
+    from config.settings import load_settings
+    from workers.app import configure
+
+    settings = load_settings()
+    configure(settings)
+    return create_app(Services.from_settings(settings, migrate_db=False))
