@@ -18,7 +18,8 @@ import pikepdf
 import pytest
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
-from pipeline import geometry, rasterise
+from pipeline import geometry, quality, rasterise
+from pipeline import preprocess as preprocess_module
 from pipeline.intake import triage
 from pipeline.ocr import TesseractEngine
 from pipeline.preprocess import MAX_CORE_PX, MIN_CORE_PX, prepare_page, preprocess
@@ -180,6 +181,27 @@ def test_noisy_page_is_binarised_and_clean_page_is_not(form: Image.Image) -> Non
     )
     assert prepare_page(noisy, 150, _NoOsd()).quality.binarised
     assert not prepare_page(form, 150, _NoOsd()).quality.binarised
+
+
+def _edge_width(image: Image.Image) -> float:
+    grey = np.asarray(image.convert("L"))
+    _, smooth = preprocess_module._bands(grey)
+    step = quality.ink_step(cv2.resize(grey, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA))
+    return quality.band_edge_width(smooth, preprocess_module.BAND_ROWS, step)
+
+
+def test_blurred_page_is_sharpened_and_sharp_page_is_left_alone(
+    card: tuple[Image.Image, list[str], dict[str, str]],
+) -> None:
+    sharp = card[0].convert("L")
+    blurred = sharp.filter(ImageFilter.GaussianBlur(1.4))
+    limit = preprocess_module.BLURRED_EDGE_PX
+    assert _edge_width(sharp) < limit < _edge_width(blurred)
+    # The sharp page goes to Tesseract untouched; the blurred one with steeper edges.
+    clean, _ = _images(prepare_page(sharp, 300, _NoOsd()))
+    assert np.array_equal(np.asarray(clean), np.asarray(sharp))
+    restored, _ = _images(prepare_page(blurred, 300, _NoOsd()))
+    assert _edge_width(restored) < _edge_width(blurred) - 0.2
 
 
 @pytest.mark.parametrize("kind", DEGRADATIONS)
