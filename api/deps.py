@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from api.keys import Client, authenticate, cached_client
 from api.ratelimit import RateLimiter, retry_after
-from api.reads import PgReads, Unavailable, Who
+from api.reads import PgReads, Who
 from api.sessions import session_client
 from config.settings import Settings
 from pipeline import errors
@@ -145,7 +145,7 @@ def pg_reads(request: Request) -> PgReads | None:
     return reads
 
 
-def unavailable(exc: Unavailable) -> HTTPException:
+def unavailable() -> HTTPException:
     return error(503, "database_unavailable", "The database is unavailable; retry later.")
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -25,7 +27,7 @@ from starlette.types import Scope, Send
 from api.deps import Caller, clean_text, key_limit, who
 from api.keys import cached_client
 from api.ratelimit import RateLimiter
-from api.reads import PgReads, Unavailable
+from api.reads import PgReads, Unavailable, Who
 from config.settings import Settings
 from pipeline import errors
 from pipeline.intake import check_dossier_code
@@ -60,43 +62,42 @@ class FastLane:
     async def _answer(self, scope: Scope, send: Send) -> bool:
         if scope["method"] != "GET":
             return False
-        path: str = scope["path"]
-        record = _RECORD.match(path)
-        citizen = None if record else _CITIZEN.match(path)
-        if record is None and citizen is None:
-            return False
-        query = (
-            _citizen_query(scope["query_string"])
-            if citizen
-            else ({} if not scope["query_string"] else None)
-        )
-        if query is None:
+        read = self._read_for(scope["path"], scope["query_string"])
+        if read is None:
             return False
         caller = self._caller(scope["headers"])
         if caller is None:
             return False
-        key_id = caller.client.key_id or 0
         try:
-            if record:
-                body = await self.reads.record(record[1], who(caller))
-            else:
-                assert citizen is not None
-                body = await self.reads.citizen(
-                    citizen[1],
-                    query.get("doc_type"),
-                    query.get("valid_on") or dt.date.today(),
-                    query.get("limit") or 100,
-                    who(caller),
-                )
+            body = await read(who(caller))
         except Unavailable:
             body = None
         if body is None:  # a miss or the database away: the route answers, and counts the call
-            self.limiter.give_back(key_id)
+            self.limiter.give_back(caller.client.key_id or 0)
             return False
         headers = [*_JSON, (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         return True
+
+    def _read_for(
+        self, path: str, query_string: bytes
+    ) -> Callable[[Who], Awaitable[bytes | None]] | None:
+        """The read this call asks for, when its path and parameters are plainly valid."""
+        record = _RECORD.match(path)
+        if record:
+            return None if query_string else partial(self.reads.record, record[1])
+        citizen = _CITIZEN.match(path)
+        query = _citizen_query(query_string) if citizen else None
+        if citizen is None or query is None:
+            return None
+        return partial(
+            self.reads.citizen,
+            citizen[1],
+            query.get("doc_type"),
+            query.get("valid_on") or dt.date.today(),
+            query.get("limit") or 100,
+        )
 
     def _caller(self, raw: list[tuple[bytes, bytes]]) -> Caller | None:
         """The caller when its key is cached, has the scope and has a token; else None."""

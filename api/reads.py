@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,32 +143,33 @@ class PgReads:
         except TimeoutError:
             self._pool.terminate()
 
-    async def _fetch(self, sql: str, *args: Any) -> bytes | None:
-        """The statement's one value: the response body, built and encoded by the server."""
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Any]:
+        """A pooled connection; the server out of reach surfaces as Unavailable."""
         try:
             async with self._pool.acquire() as con:
-                value: bytes | None = await con.fetchval(sql, *args)
-                return value
+                yield con
         except _UNREACHABLE as exc:
             raise Unavailable() from exc
+
+    async def _fetch(self, sql: str, *args: Any) -> bytes | None:
+        """The statement's one value: the response body, built and encoded by the server."""
+        async with self._connection() as con:
+            value: bytes | None = await con.fetchval(sql, *args)
+            return value
 
     async def seal(self, limit: int, wait: bool) -> int:
         """Chain up to `limit` pending audit entries in the server (schemas/audit.py)."""
-        try:
-            async with self._pool.acquire() as con:
-                sealed: int = await con.fetchval("SELECT audit_seal($1, $2)", limit, wait)
-                return sealed
-        except _UNREACHABLE as exc:
-            raise Unavailable() from exc
+        async with self._connection() as con:
+            sealed: int = await con.fetchval("SELECT audit_seal($1, $2)", limit, wait)
+            return sealed
 
     async def vacuum_pending(self) -> None:
         """Clear the to-do list's dead rows: autovacuum comes by once a minute at best, and
-        meanwhile every round would step over a minute of sealed entries' leftovers."""
-        try:
-            async with self._pool.acquire() as con:
-                await con.execute("VACUUM audit_pending")
-        except _UNREACHABLE as exc:
-            raise Unavailable() from exc
+        meanwhile each round steps over the sealed entries' leftovers (measured after a
+        200,000-entry backlog: 7-25 ms a 500-entry round without, 6 ms with)."""
+        async with self._connection() as con:
+            await con.execute("VACUUM audit_pending")
 
     async def record(self, code: str, who: Who) -> bytes | None:
         """The record's current body as stored, or None; audited when found."""

@@ -133,7 +133,7 @@ async def get_record(
     try:
         body = await reads.record(record_code, who(c))
     except Unavailable as exc:
-        raise unavailable(exc) from exc
+        raise unavailable() from exc
     if body is None:
         raise error(404, "not_found", "No such record.")
     return Response(body, media_type="application/json")

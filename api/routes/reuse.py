@@ -142,7 +142,7 @@ async def citizen_records(
     try:
         body = await reads.citizen(personal_id, doc_type, day, limit, who(c))
     except Unavailable as exc:
-        raise unavailable(exc) from exc
+        raise unavailable() from exc
     return Response(body, media_type="application/json")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from schemas.audit import (
 )
 from schemas.db import AuditEntry, AuditLink, Document, RecordRow
 from schemas.record import FieldValue, Record, RecordStatus
+from tests.api.conftest import pg_services, wait_sealed
 from tests.conftest import ROOT, embedded_env, settings_from
 from workers.app import configure
 from workers.services import Services, original_key, record_key
@@ -103,17 +103,6 @@ def record(services: Services) -> RecordRow:
     return row
 
 
-def _sealed(services: Services, timeout: float = 10.0) -> None:
-    """Wait for the running app's sealer to chain every pending entry."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with services.sessions() as s:
-            if pending(s) == 0:
-                return
-        assert time.monotonic() < deadline, "audit entries still pending"
-        time.sleep(0.1)
-
-
 def _entries(services: Services) -> list[AuditEntry]:
     with services.sessions() as s:
         return list(s.scalars(select(AuditEntry).order_by(AuditEntry.id)))
@@ -151,7 +140,7 @@ def test_every_personal_data_read_is_audited_with_actor_and_agency(
         )
         assert (last.purpose, last.dossier_code) == ("reuse for birth registration", DOSSIER)
         assert last.record_code == (None if action == "records.search" else CODE)
-    _sealed(services)
+    wait_sealed(services)
     with services.sessions() as s:
         assert verify_chain(s) == (True, None)
         assert chain_head(s).entries == len(reads)
@@ -277,7 +266,7 @@ def test_who_looked_at_a_citizens_papers(
     # Asking is itself audited, and the chain holds.
     last = _entries(services)[-1]
     assert (last.actor, last.action, last.record_code) == ("inspector", "audit.read", CODE)
-    _sealed(services)
+    wait_sealed(services)
     with services.sessions() as s:
         assert verify_chain(s) == (True, None)
 
@@ -302,7 +291,7 @@ def test_apikey_creation_is_audited(env: dict[str, str], tmp_path: Path) -> None
         ("apikey.create", "name=portal scopes=audit:read")
     ]
     assert entries[0].actor.startswith("cli:")
-    _sealed(services)
+    wait_sealed(services)
     with services.sessions() as s:
         assert verify_chain(s) == (True, None)
 
@@ -345,9 +334,7 @@ AWKWARD = [
 def test_the_server_seals_with_the_same_hashes_as_python(empty_pg_url: str, tmp_path: Path) -> None:
     """On PostgreSQL, audit_seal (SQL) chains the entries; verify_chain (Python) recomputes
     every hash: awkward text, empty strings, NULLs and microsecond times must agree."""
-    env = embedded_env(tmp_path)
-    env["SOHOA_DATABASE_URL"] = empty_pg_url
-    services = Services.from_settings(settings_from(env))
+    services = pg_services(tmp_path, empty_pg_url)
     with services.sessions() as s:
         for i, value in enumerate(AWKWARD):
             write(

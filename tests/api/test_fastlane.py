@@ -3,34 +3,26 @@ to the FastAPI route, whose answer is then the one the caller gets."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from api.fastlane import FastLane
 from api.keys import create_key
+from tests.api.conftest import pg_services
 from tests.api.test_reads import AGENCY, DOSSIER, PID, _audited, _hold
-from tests.conftest import embedded_env, settings_from
-from workers.app import configure
 from workers.services import Services
 
 
 @pytest.fixture
 def services(tmp_path: Path, empty_pg_url: str) -> Services:
-    env = embedded_env(tmp_path)
-    env["SOHOA_DATABASE_URL"] = empty_pg_url
-    settings = settings_from(env)
-    configure(settings)
-    return Services.from_settings(settings)
+    return pg_services(tmp_path, empty_pg_url)
 
 
 @pytest.fixture
-def api(services: Services) -> Iterator[TestClient]:
-    with TestClient(create_app(services)) as c:
-        yield c
+def api(client: TestClient) -> TestClient:
+    return client  # tests/api/conftest.py's app client, on the PostgreSQL services above
 
 
 def _lane(api: TestClient) -> FastLane:

@@ -27,9 +27,9 @@ from api.routes.reuse import _citizen_records
 from schemas.audit import append, chain_head, pending, verify_chain, write
 from schemas.db import AuditEntry, AuditLink, Document, RecordRow
 from schemas.record import FieldValue, Record, RecordStatus, Validity
+from tests.api.conftest import pg_services, wait_sealed
 from tests.conftest import ROOT, embedded_env, settings_from
 from tests.faults.netfaults import TcpProxy
-from workers.app import configure
 from workers.services import Services
 
 PID = "019301000123"
@@ -51,12 +51,8 @@ HOLDINGS: list[tuple[str, str, str, dt.date | None, dt.date | None]] = [
 
 @pytest.fixture
 def services(tmp_path: Path, empty_pg_url: str) -> Services:
-    env = embedded_env(tmp_path)
-    env["SOHOA_DATABASE_URL"] = empty_pg_url
-    env["SOHOA_RATE_LIMIT_PER_MINUTE"] = "0"  # the concurrency test sends 300 at once
-    settings = settings_from(env)
-    configure(settings)
-    return Services.from_settings(settings)
+    # No rate limit: the concurrency test sends 300 calls at once.
+    return pg_services(tmp_path, empty_pg_url, SOHOA_RATE_LIMIT_PER_MINUTE="0")
 
 
 def _hold(services: Services, pid: str = PID) -> list[str]:
@@ -126,16 +122,6 @@ def _audited(services: Services) -> list[tuple[Any, ...]]:
         return [(*(getattr(e, k) for k in AUDITED), e.purpose, e.detail) for e in entries]
 
 
-def _sealed(services: Services, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        with services.sessions() as s:
-            if pending(s) == 0:
-                return
-        assert time.monotonic() < deadline, "audit entries still pending"
-        time.sleep(0.1)
-
-
 def test_citizen_lookup_agrees_with_the_plain_path(api: TestClient, services: Services) -> None:
     _hold(services)
     headers = _key(services)
@@ -203,7 +189,7 @@ def test_every_concurrent_read_is_audited_and_chained(api: TestClient, services:
         statuses = list(pool.map(read, range(300)))
         appended.result()
     assert statuses == [200] * 300
-    _sealed(services)
+    wait_sealed(services)
     with services.sessions() as s:
         assert verify_chain(s) == (True, None)
         assert chain_head(s).entries == 320
