@@ -211,6 +211,16 @@ def corpus(folder: Path, seed: int, count: int, rebuild: bool) -> list[FileTruth
     return truths
 
 
+def _write_texts(folder: Path, truths: list[FileTruth], texts: dict[str, dict[str, str]]) -> None:
+    """One normalised file per engine and source, next to the truth, for ``diff``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for t in truths:
+        (folder / f"{t.file}.truth.txt").write_text(reference(t).replace(" ", "\n") + "\n")
+        for engine in ENGINES:
+            words = normalise(texts[engine].get(t.file, "")).replace(" ", "\n")
+            (folder / f"{t.file}.{engine}.txt").write_text(words + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=SEED)
@@ -219,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULT)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--rebuild", action="store_true", help="rebuild the corpus")
+    parser.add_argument(
+        "--texts", type=Path, help="also write each engine's text per file here (to read the errors)"
+    )
     args = parser.parse_args(argv)
 
     count = args.per_degradation * len(DEGRADATIONS)
@@ -240,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         timing[f"{engine}_s"] = round(time.perf_counter() - t0, 1)
         print(f"{engine}: {timing[f'{engine}_s']} s", file=sys.stderr)
 
+    if args.texts:
+        _write_texts(args.texts, truths, texts)
     per_file, overall, by_kind = score(truths, texts)
     print(_table(overall, by_kind))
     result = {

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from pipeline.errors import OcrFailed
-from pipeline.ocr import OcrEngine, TesseractEngine
+from pipeline.ocr import OcrEngine, TesseractEngine, parse_hocr
 from pipeline.types import PageText
 from tests.synth import render_page, sample_fields
 
@@ -60,8 +61,58 @@ def test_read_returns_words_with_boxes_in_reading_order(
 def test_one_pass_gives_hocr_and_text_layer(card: tuple[dict[str, str], PageText]) -> None:
     fields, page = card
     assert "class='ocr_page'" in page.hocr
-    assert fields["full_name"].split()[-1] in page.hocr
+    hocr_chars = "".join(re.findall(r"'ocrx_cinfo'[^>]*>([^<]+)</span>", page.hocr))
+    assert fields["full_name"].replace(" ", "") in hocr_chars
     assert page.text_layer_pdf.startswith(b"%PDF")
+
+
+def test_hocr_carries_character_boxes_and_keeps_true_colons(
+    card: tuple[dict[str, str], PageText],
+) -> None:
+    _, page = card
+    assert "class='ocrx_cinfo'" in page.hocr
+    assert any(w.text.endswith(":") and len(w.text) > 1 for w in page.words)
+
+
+def _hocr_word(chars: list[tuple[str, int, int, float]]) -> str:
+    spans = "".join(
+        f"<span class='ocrx_cinfo' title='x_bboxes {x0} 10 {x1} 40; x_conf {conf}'>{c}</span>"
+        for c, x0, x1, conf in chars
+    )
+    x0, x1 = chars[0][1], max(c[2] for c in chars)
+    return f"<span class='ocrx_word' title='bbox {x0} 10 {x1} 40; x_wconf 80'>{spans}</span>"
+
+
+def test_a_final_mark_without_ink_of_its_own_is_dropped() -> None:
+    words = [
+        # "HÀ_": the underscore's box ends inside the À's, read at 96.7 -> a phantom
+        [("H", 100, 125, 99.5), ("À", 128, 152, 99.0), ("_", 151, 152, 96.7)],
+        # "tên:": the colon has its own ink to the right of the n -> kept
+        [
+            ("t", 200, 210, 99.6),
+            ("ê", 212, 230, 99.6),
+            ("n", 232, 250, 99.6),
+            (":", 254, 259, 99.6),
+        ],
+        # "tính:": the box ends on the letter's, but the read is confident -> kept
+        [
+            ("t", 300, 310, 99.6),
+            ("í", 312, 320, 99.6),
+            ("n", 322, 340, 99.6),
+            ("h", 342, 360, 99.6),
+            (":", 350, 360, 99.5),
+        ],
+        # a lone mark is never emptied
+        [(".", 400, 405, 50.0)],
+    ]
+    body = "".join(_hocr_word(w) for w in words)
+    hocr = (
+        "<html><body><div class='ocr_page' title='bbox 0 0 500 50'>"
+        f"<span class='ocr_line' title='bbox 0 0 500 50'>{body}</span></div></body></html>"
+    )
+    page = parse_hocr(hocr, 1, 500, 50)
+    assert [w.text for w in page.words] == ["HÀ", "tên:", "tính:", "."]
+    assert (page.words[0].left, page.words[0].width) == (100, 52)
 
 
 def test_page_text_round_trips_through_dict(card: tuple[dict[str, str], PageText]) -> None:
