@@ -71,6 +71,8 @@ def page_reports(pages: list[PageText]) -> list[PageReport]:
                 perspective_corrected=q.perspective_corrected,
                 scale=round(q.scale, 3),
                 binarised=q.binarised,
+                flattened=q.flattened,
+                sharpened=q.sharpened,
                 mean_confidence=round(p.mean_confidence, 3),
                 rescan_reasons=list(q.rescan_reasons),
             )

@@ -333,11 +333,13 @@ def prepare_page(image: Image.Image, dpi: int, engine: OcrEngine) -> PreparedPag
     flattened = _needs_flattening(small_paper, layout.x_height)
     flat = _flatten(grey, core_px * ocr_scale) if flattened else grey
     binarised = noise > NOISE_LIMIT
+    sharpened = False
     if binarised:
         ocr = _binarise(flat)
     else:
         edge_px = quality.band_edge_width(smooth, BAND_ROWS, quality.ink_step(small_paper))
-        ocr = _sharpen(flat, edge_px * ocr_scale) if edge_px > BLURRED_EDGE_PX else flat
+        sharpened = edge_px > BLURRED_EDGE_PX
+        ocr = _sharpen(flat, edge_px * ocr_scale) if sharpened else flat
 
     paper_level, contrast, brightness = quality.tone(small_paper, ink)
     spread = quality.edge_spread(small_paper, ink)
@@ -353,6 +355,8 @@ def prepare_page(image: Image.Image, dpi: int, engine: OcrEngine) -> PreparedPag
         perspective_corrected=paper is not None and paper.warp,
         scale=round(ocr_scale, 3),
         binarised=binarised,
+        flattened=flattened,
+        sharpened=sharpened,
     )
     report.rescan_reasons = quality.rescan_reasons(
         paper=paper_level,

@@ -163,7 +163,9 @@ class PageQuality:
     cropped: bool = False  # borders / desk removed
     perspective_corrected: bool = False  # four-corner warp applied
     scale: float = 1.0  # factor applied before OCR
-    binarised: bool = False
+    binarised: bool = False  # noisy: thresholded for OCR (the archive keeps its tones)
+    flattened: bool = False  # uneven light evened out
+    sharpened: bool = False  # ink edges measured blurred: unsharp mask applied
     mean_confidence: float | None = None  # filled in after OCR
     rescan_reasons: list[str] = field(default_factory=list)
 

@@ -79,6 +79,10 @@ class PageReport(BaseModel):
     perspective_corrected: bool
     scale: float = Field(description="Enlargement applied before OCR.")
     binarised: bool
+    flattened: bool = Field(default=False, description="Uneven lighting evened out.")
+    sharpened: bool = Field(
+        default=False, description="Ink edges measured blurred; sharpened before OCR."
+    )
     mean_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     rescan_reasons: list[str] = Field(default_factory=list)
 

@@ -230,7 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--rebuild", action="store_true", help="rebuild the corpus")
     parser.add_argument(
-        "--texts", type=Path, help="also write each engine's text per file here (to read the errors)"
+        "--texts",
+        type=Path,
+        help="also write each engine's text per file here (to read the errors)",
     )
     args = parser.parse_args(argv)
 

@@ -161,7 +161,10 @@ def test_text_is_scaled_into_tesseracts_range(dpi: int) -> None:
 
 def test_uneven_light_is_flattened(card: tuple[Image.Image, list[str], dict[str, str]]) -> None:
     shaded, dpi = degrade(card[0], "uneven_light", random.Random(5), 300)
-    ocr, _ = _images(prepare_page(shaded, dpi, _NoOsd()))
+    prepared = prepare_page(shaded, dpi, _NoOsd())
+    assert prepared.quality.flattened
+    assert not prepare_page(card[0], 300, _NoOsd()).quality.flattened
+    ocr, _ = _images(prepared)
     a = np.asarray(ocr.convert("L"))
     h, w = a.shape
     tiles = [
@@ -198,9 +201,13 @@ def test_blurred_page_is_sharpened_and_sharp_page_is_left_alone(
     limit = preprocess_module.BLURRED_EDGE_PX
     assert _edge_width(sharp) < limit < _edge_width(blurred)
     # The sharp page goes to Tesseract untouched; the blurred one with steeper edges.
-    clean, _ = _images(prepare_page(sharp, 300, _NoOsd()))
+    left = prepare_page(sharp, 300, _NoOsd())
+    clean, _ = _images(left)
     assert np.array_equal(np.asarray(clean), np.asarray(sharp))
-    restored, _ = _images(prepare_page(blurred, 300, _NoOsd()))
+    sharpened = prepare_page(blurred, 300, _NoOsd())
+    restored, _ = _images(sharpened)
+    # ...and each page's quality report says which was done.
+    assert sharpened.quality.sharpened and not left.quality.sharpened
     assert _edge_width(restored) < _edge_width(blurred) - 0.2
 
 
