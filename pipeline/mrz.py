@@ -44,11 +44,15 @@ def check_digit(text: str) -> int:
     return total % 10
 
 
-def _clean(line: str) -> str:
+def _zone_chars(line: str) -> str:
+    """An OCR'd zone line in the zone's alphabet (what OCR reads for ``<`` made ``<``)."""
     line = line.upper().replace(" ", "")
     line = re.sub(r"[«‹<(\[{]|K(?=<)|(?<=<)K", "<", line)
-    line = re.sub(r"[^A-Z0-9<]", "", line)
-    return (line + "<" * 30)[:30]
+    return re.sub(r"[^A-Z0-9<]", "", line)
+
+
+def _clean(line: str) -> str:
+    return (_zone_chars(line) + "<" * 30)[:30]
 
 
 def _digits(text: str) -> str:
@@ -91,14 +95,55 @@ class Mrz:
         return bool(self.checks) and all(self.checks.values())
 
 
+#: The zone's first line: document code I (read as 1, l, | or T in small print), D, country.
+_TD1_START = re.compile(r"^[I1LT|][D0O][A-Z<]{3}")
+
+
+def td1_start(lines: list[str]) -> int | None:
+    """Index of the MRZ's first line among OCR lines (two more must follow), or None."""
+    for i, line in enumerate(lines[:-2]):
+        raw = line.upper().replace(" ", "")
+        if _TD1_START.match(raw) and len(raw) >= 20:
+            return i
+    return None
+
+
 def find_td1(lines: list[str]) -> list[str] | None:
     """The three MRZ lines among OCR lines: the one starting with ID + country and the next two."""
-    cleaned = [_clean(x) for x in lines]
-    for i, line in enumerate(cleaned[:-2]):
-        raw = lines[i].upper().replace(" ", "")
-        if re.match(r"^[I1][D0O][A-Z<]{3}", raw) and len(raw) >= 20:
-            return [line, cleaned[i + 1], cleaned[i + 2]]
-    return None
+    i = td1_start(lines)
+    return None if i is None else [_clean(x) for x in lines[i : i + 3]]
+
+
+def proven_lines(lines: list[str], mrz: Mrz) -> tuple[str | None, str | None]:
+    """The zone's first two lines as printed, as far as the format and check digits prove.
+
+    Only a Vietnamese card's zone (country VNM), and only a line read at its full 30
+    characters. Line 1 always starts IDVNM (the document code read as "TD" in small
+    print); its document number is written as digits when its check digit holds.
+    Line 2 is written out only when the birth, expiry and composite check digits all
+    hold. The name line has no check digit and is never rewritten.
+    """
+    l1, l2 = _clean(lines[0]), _clean(lines[1])
+    if l1[2:5].translate(_TO_ALPHA) != "VNM":  # not a Vietnamese card's zone
+        return None, None
+    checks = mrz.checks
+    first = None
+    if len(_zone_chars(lines[0])) == 30:
+        number = _digits(l1[5:15]) if checks.get("document_number") else l1[5:15]
+        optional = _digits(l1[15:]) if checks.get("composite") and mrz.personal_id else l1[15:]
+        first = "IDVNM" + number + optional
+    second = None
+    proven = all(checks.get(k) for k in ("date_of_birth", "expiry_date", "composite"))
+    if proven and len(_zone_chars(lines[1])) == 30:
+        second = (
+            _digits(l2[0:7])
+            + l2[7]
+            + _digits(l2[8:15])
+            + l2[15:18].translate(_TO_ALPHA)
+            + l2[18:29]
+            + _digits(l2[29])
+        )
+    return first, second
 
 
 def parse_td1(lines: list[str]) -> Mrz | None:
@@ -117,7 +162,11 @@ def parse_td1(lines: list[str]) -> Mrz | None:
         "date_of_birth": _digits(l2[6]) == str(check_digit(dob_raw)),
         "expiry_date": _digits(l2[14]) == str(check_digit(exp_raw)),
     }
-    composite = l1[5:30] + dob_raw + _digits(l2[6]) + exp_raw + _digits(l2[14]) + l2[18:29]
+    # On the repaired characters: an O read for a 0 in the number must not fail the composite.
+    repaired_1 = (
+        doc_no + l1[14].translate(_TO_DIGIT) + (_digits(optional) if pid_match else optional)
+    )
+    composite = repaired_1 + dob_raw + _digits(l2[6]) + exp_raw + _digits(l2[14]) + l2[18:29]
     checks["composite"] = _digits(l2[29]) == str(check_digit(composite))
     names = l3.split("<<", 1)
     surname = names[0].replace("<", " ").strip().translate(_TO_ALPHA)

@@ -30,7 +30,7 @@ from pipeline.ocr import OcrEngine, TesseractEngine
 from pipeline.preprocess import prepare_page
 from pipeline.qr import decode_qr
 from pipeline.rasterise import decode_image, encode_jpeg, render_page
-from pipeline.titles import restore_titles
+from pipeline.restore import restore_text
 from pipeline.types import DocumentSpan, Limits, PageText, Reread, Triage
 from schemas.record import Record
 
@@ -66,7 +66,7 @@ def read_page(image: Image.Image, number: int, dpi: int, engine: OcrEngine) -> P
     assert isinstance(prepared.ocr_image, Image.Image)
     assert isinstance(prepared.archive_image, Image.Image)
     page = engine.read(prepared.ocr_image, number=number, dpi=prepared.ocr_dpi)
-    restore_titles(page)
+    restore_text(page)
     if _MRZ_HINT.search(page.text.replace(" ", "")):  # a card's back: its QR is ground truth
         page.qr = decode_qr(prepared.archive_image)
     quality = prepared.quality

@@ -38,3 +38,13 @@ def test_find_td1_among_ocr_lines() -> None:
     ocr = ["Đặc điểm nhân dạng: Sẹo chấm", "Ngày, tháng, năm: 10/01/2022", *lines]
     assert find_td1(ocr) == lines
     assert find_td1(["no mrz", "here", "at all"]) is None
+
+
+def test_small_print_misreads_of_line_one_still_find_and_check() -> None:
+    lines = mrz_lines(sample_fields("citizen_id_card", 3))
+    read_1 = "T" + lines[0][1:14].replace("0", "O") + lines[0][14:]  # "TDVNM", O for 0
+    ocr = ["Ngày, tháng, năm: 10/01/2022", read_1, *lines[1:]]
+    zone = find_td1(ocr)
+    assert zone is not None and zone[1:] == lines[1:]
+    mrz = parse_td1(zone)
+    assert mrz is not None and mrz.valid, mrz  # the composite sums the repaired digits

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pipeline.titles import restore_titles
+from pipeline.restore import restore_mrz, restore_titles
 from pipeline.types import PageText, Word
+from tests.synth import mrz_lines, sample_fields
 
 
 def _page(*lines: str) -> PageText:
@@ -40,3 +41,37 @@ def test_anything_else_is_left_as_read() -> None:
     page = _page(*lines)
     assert restore_titles(page) == 0
     assert page.lines == list(lines)
+
+
+def _zone(first: str, second: str, third: str) -> PageText:
+    page = _page("Đặc điểm nhân dạng: Sẹo chấm", first, second, third)
+    return page
+
+
+def test_an_mrz_is_rewritten_as_its_check_digits_prove_it() -> None:
+    l1, l2, l3 = mrz_lines(sample_fields("citizen_id_card", 3))
+    read_1 = "T" + l1[1:5] + l1[5:14].replace("0", "O") + l1[14:]  # "TDVNM", O for 0
+    read_2 = l2[:10].replace("0", "O") + " " + l2[10:]  # split in two words
+    read_3 = l3.replace("<", "K", 2)
+    page = _zone(read_1, read_2, read_3)
+    assert (read_1, read_2) != (l1, l2)
+    assert restore_mrz(page) == 2
+    assert page.lines[1:] == [l1, l2, read_3]  # the name line has no check digit
+    second = [w for w in page.words if w.line == 2]
+    assert len(second) == 1 and second[0].left == 0 and second[0].width == 70
+
+
+def test_an_mrz_line_whose_checks_fail_is_left_as_read() -> None:
+    l1, l2, l3 = mrz_lines(sample_fields("citizen_id_card", 4))
+    wrong = l2[:3] + str((int(l2[3]) + 1) % 10) + l2[4:]  # birth date no longer checks
+    page = _zone("T" + l1[1:], wrong, l3)
+    assert restore_mrz(page) == 1  # line 1's document code is the format's, not a guess
+    assert page.lines[1:] == [l1, wrong, l3]
+
+
+def test_a_zone_that_is_not_a_vietnamese_card_is_left_alone() -> None:
+    l1, l2, l3 = mrz_lines(sample_fields("citizen_id_card", 5))
+    foreign = "TDUSA" + l1[5:]
+    page = _zone(foreign, l2, l3)
+    assert restore_mrz(page) == 0
+    assert page.lines[1] == foreign
