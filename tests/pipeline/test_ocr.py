@@ -74,13 +74,13 @@ def test_hocr_carries_character_boxes_and_keeps_true_colons(
     assert any(w.text.endswith(":") and len(w.text) > 1 for w in page.words)
 
 
-def _hocr_word(chars: list[tuple[str, int, int, float]]) -> str:
+def _hocr_word(chars: list[tuple[str, int, int, float]], wconf: int = 80) -> str:
     spans = "".join(
         f"<span class='ocrx_cinfo' title='x_bboxes {x0} 10 {x1} 40; x_conf {conf}'>{c}</span>"
         for c, x0, x1, conf in chars
     )
     x0, x1 = chars[0][1], max(c[2] for c in chars)
-    return f"<span class='ocrx_word' title='bbox {x0} 10 {x1} 40; x_wconf 80'>{spans}</span>"
+    return f"<span class='ocrx_word' title='bbox {x0} 10 {x1} 40; x_wconf {wconf}'>{spans}</span>"
 
 
 def test_a_final_mark_without_ink_of_its_own_is_dropped() -> None:
@@ -113,6 +113,26 @@ def test_a_final_mark_without_ink_of_its_own_is_dropped() -> None:
     page = parse_hocr(hocr, 1, 500, 50)
     assert [w.text for w in page.words] == ["HÀ", "tên:", "tính:", "."]
     assert (page.words[0].left, page.words[0].width) == (100, 52)
+
+
+def test_specks_read_as_marks_are_dropped_and_lines_stay_dense() -> None:
+    def line(*words: str) -> str:
+        return f"<span class='ocr_line' title='bbox 0 0 500 50'>{''.join(words)}</span>"
+
+    hocr = (
+        "<html><body><div class='ocr_page' title='bbox 0 0 500 200'>"
+        + line(_hocr_word([("`", 0, 5, 40.0), (".", 6, 9, 40.0)], wconf=31))  # specks alone
+        + line(
+            _hocr_word([("H", 10, 30, 99.0), ("ọ", 32, 50, 99.0)], wconf=96),
+            _hocr_word([(".", 60, 64, 30.0)], wconf=30),  # a speck inside a line
+            _hocr_word([("/", 70, 80, 93.0)], wconf=93),  # a true mark, read with belief
+            _hocr_word([("1", 90, 100, 40.0)], wconf=40),  # a doubtful digit is still a word
+        )
+        + "</div></body></html>"
+    )
+    page = parse_hocr(hocr, 1, 500, 200)
+    assert page.lines == ["Họ / 1"]
+    assert {w.line for w in page.words} == {0}
 
 
 def test_page_text_round_trips_through_dict(card: tuple[dict[str, str], PageText]) -> None:
