@@ -73,6 +73,7 @@ def page_reports(pages: list[PageText]) -> list[PageReport]:
                 binarised=q.binarised,
                 flattened=q.flattened,
                 sharpened=q.sharpened,
+                despeckled=q.despeckled,
                 mean_confidence=round(p.mean_confidence, 3),
                 rescan_reasons=list(q.rescan_reasons),
             )

@@ -166,6 +166,7 @@ class PageQuality:
     binarised: bool = False  # noisy: thresholded for OCR (the archive keeps its tones)
     flattened: bool = False  # uneven light evened out
     sharpened: bool = False  # ink edges measured blurred: unsharp mask applied
+    despeckled: bool = False  # lone toner specks painted out
     mean_confidence: float | None = None  # filled in after OCR
     rescan_reasons: list[str] = field(default_factory=list)
 

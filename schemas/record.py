@@ -83,6 +83,7 @@ class PageReport(BaseModel):
     sharpened: bool = Field(
         default=False, description="Ink edges measured blurred; sharpened before OCR."
     )
+    despeckled: bool = Field(default=False, description="Lone toner specks painted out.")
     mean_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     rescan_reasons: list[str] = Field(default_factory=list)
 

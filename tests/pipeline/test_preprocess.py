@@ -186,6 +186,32 @@ def test_noisy_page_is_binarised_and_clean_page_is_not(form: Image.Image) -> Non
     assert not prepare_page(form, 150, _NoOsd()).quality.binarised
 
 
+def _lone_specks(grey: np.ndarray, core_px: float) -> int:
+    return cv2.connectedComponents(preprocess_module._specks(grey, core_px))[0] - 1
+
+
+def test_toner_specks_are_painted_out_and_marks_are_kept(form: Image.Image) -> None:
+    grey = np.asarray(form.convert("L")).copy()
+    rng = np.random.default_rng(7)
+    added = 0
+    for _ in range(4000):  # dark 2x2 dots on bare paper, as a photocopier leaves them
+        y, x = int(rng.integers(20, grey.shape[0] - 20)), int(rng.integers(20, grey.shape[1] - 20))
+        if grey[y - 14 : y + 16, x - 14 : x + 16].min() > 200:
+            grey[y : y + 2, x : x + 2] = 40
+            added += 1
+    speckled = Image.fromarray(grey)
+    prepared = prepare_page(speckled, 150, _NoOsd())
+    assert prepared.quality.despeckled and not prepared.quality.binarised
+    ocr = np.asarray(prepared.ocr_image.convert("L"))
+    core = prepared.quality.text_height_px * prepared.quality.scale
+    assert _lone_specks(grey, core) > 0.8 * added
+    assert _lone_specks(ocr, core) < 0.05 * added
+    # The clean page is not touched, and its full stops, colons and accents are not specks.
+    clean = prepare_page(form, 150, _NoOsd())
+    assert not clean.quality.despeckled
+    assert _lone_specks(np.asarray(clean.ocr_image.convert("L")), core) == 0
+
+
 def _edge_width(image: Image.Image) -> float:
     grey = np.asarray(image.convert("L"))
     _, smooth = preprocess_module._bands(grey)
