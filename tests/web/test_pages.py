@@ -241,7 +241,9 @@ def test_operator_uploads_watches_it_finish_corrects_a_field_and_approves(
         seen.add(status)
         if status == "ocr":
             text = job.locator(".status").inner_text()
-            assert "Nhận dạng chữ trang" in text and "/2" in text, text
+            # Only while the line still says OCR: it may have moved on between the reads.
+            if job.get_attribute("data-status") == "ocr":
+                assert "Nhận dạng chữ trang" in text and "/2" in text, text
         if status in ("ready", "needs_review"):
             break
         assert status not in ("failed", "rejected", "upload_failed"), job.inner_text()
