@@ -84,7 +84,7 @@ def _by_line(page: PageText) -> dict[int, list[int]]:
 
 
 def restore_text(page: PageText) -> int:
-    """Restore the page's known text in place (titles, then the MRZ); words changed."""
+    """Restore the page's known text in place: title words, then MRZ lines; how many changed."""
     return restore_titles(page) + restore_mrz(page)
 
 
