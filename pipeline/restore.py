@@ -14,18 +14,23 @@ Two kinds of printed text are known without reading them:
 - **A chip card's MRZ.** Its first two lines carry check digits; where they hold,
   the lines are rewritten as the checks prove them (the small-print "TDVNM" for
   IDVNM, O for 0). The name line has no check digit and stays as read.
+
+Both run on each page right after its OCR. A third, `restore_names`, runs once a
+paper's fields are extracted: a name field's words take the field's spelling
+where only their marks differ, so that the record's text and fields agree.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import unicodedata
+from collections.abc import Mapping
 from functools import cache
 
 from config.taxonomy import DOC_TYPES
 from pipeline.classify import fold
 from pipeline.mrz import parse_td1, proven_lines, td1_start
-from pipeline.types import PageText, Word
+from pipeline.types import ExtractedField, PageText, Word
 
 #: A part of a title this long or longer is restored on its own ("GIẤY CHỨNG NHẬN");
 #: shorter parts ("NHÂN DÂN", "KẾT HÔN") could be a name, so only whole titles count.
@@ -130,4 +135,44 @@ def restore_titles(page: PageText) -> int:
         changed += _restore_line(words, known)
         for i, word in zip(indices, words, strict=True):
             page.words[i] = word
+    return changed
+
+
+def restore_names(
+    pages: list[PageText], fields: Mapping[str, ExtractedField], doc_type: str
+) -> int:
+    """A name field's words on its page take the field's spelling where only marks differ.
+
+    Field extraction restores a common surname's stacked marks ("NGUYÊN" read, NGUYỄN
+    given) and takes a chip card's name from its QR code; with this the record's text
+    says what its fields say. Only words inside the field's box, as many as the value
+    has, each the same letters without diacritics; anything else is left as read.
+    """
+    spec = DOC_TYPES.get(doc_type)
+    if spec is None:
+        return 0
+    by_number = {p.number: p for p in pages}
+    changed = 0
+    for name, validator in spec.validators.items():
+        f = fields.get(name)
+        page = by_number.get(f.page) if f is not None and f.page is not None else None
+        if f is None or page is None or f.box is None or not page.width or not page.height:
+            continue
+        x0, y0, x1, y1 = f.box
+        inside = [
+            i
+            for i, w in enumerate(page.words)
+            if x0 <= (w.left + w.width / 2) / page.width <= x1
+            and y0 <= (w.top + w.height / 2) / page.height <= y1
+        ]
+        spelling = f.value.split()
+        if validator != "name" or len(inside) != len(spelling):
+            continue
+        words = [page.words[i] for i in inside]
+        if any(fold(w.text) != fold(s) for w, s in zip(words, spelling, strict=True)):
+            continue
+        for i, w, s in zip(inside, words, spelling, strict=True):
+            if w.text != s:
+                page.words[i] = dataclasses.replace(w, text=s)
+                changed += 1
     return changed

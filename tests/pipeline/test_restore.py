@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pipeline.restore import restore_mrz, restore_titles
-from pipeline.types import PageText, Word
+from pipeline.restore import restore_mrz, restore_names, restore_titles
+from pipeline.types import ExtractedField, PageText, Word
 from tests.synth import mrz_lines, sample_fields
 
 
@@ -75,3 +75,33 @@ def test_a_zone_that_is_not_a_vietnamese_card_is_left_alone() -> None:
     page = _zone(foreign, l2, l3)
     assert restore_mrz(page) == 0
     assert page.lines[1] == foreign
+
+
+def _field(value: str, page: PageText, first: int, last: int) -> ExtractedField:
+    """A field read from words first..last (inclusive) of the page."""
+    words = page.words[first : last + 1]
+    x0, y0 = min(w.left for w in words), min(w.top for w in words)
+    x1 = max(w.left + w.width for w in words)
+    y1 = max(w.top + w.height for w in words)
+    box = (x0 / page.width, y0 / page.height, x1 / page.width, y1 / page.height)
+    return ExtractedField(value, 0.95, page.number, box)
+
+
+def test_a_name_fields_spelling_goes_back_into_the_text() -> None:
+    page = _page("Họ và tên / Full name:", "NGUYÊN THANH DŨNG", "Ngày sinh: 01/02/1990")
+    fields = {
+        "full_name": _field("NGUYỄN THANH DŨNG", page, 6, 8),
+        "date_of_birth": _field("1990-02-01", page, 11, 11),  # not a name: never written
+    }
+    assert restore_names([page], fields, "citizen_id_card") == 1
+    assert page.lines == ["Họ và tên / Full name:", "NGUYỄN THANH DŨNG", "Ngày sinh: 01/02/1990"]
+
+
+def test_a_name_field_that_differs_in_letters_or_count_is_not_written_back() -> None:
+    page = _page("NGUYÊN THANH DŨNG", "LÊ VĂN AN")
+    fields = {"full_name": _field("NGUYỄN THÀNH", page, 0, 2)}  # two words for three
+    assert restore_names([page], fields, "citizen_id_card") == 0
+    page_2 = _page("TRẤN VĂN AN")
+    fields = {"full_name": _field("TRẦN VĂN ANH", page_2, 0, 2)}  # AN is not ANH
+    assert restore_names([page_2], fields, "citizen_id_card") == 0
+    assert page.lines == ["NGUYÊN THANH DŨNG", "LÊ VĂN AN"] and page_2.lines == ["TRẤN VĂN AN"]
