@@ -49,13 +49,13 @@ PAGE_SEG_MODE = "4"
 #: recognition is the same; the page's hOCR grows about threefold, ~75 kB for an A4 form).
 CHAR_BOXES_CONFIG: tuple[str, ...] = ("-c", "hocr_char_boxes=1")
 #: A word-final mark whose box ends within this many pixels of the letter before it has no
-#: ink of its own; read below this confidence (0-100) it is dropped as a phantom.
+#: ink of its own; read below this confidence (0-1) it is dropped as a phantom.
 PHANTOM_OWN_PX = 1
-PHANTOM_MAX_CONF = 98.0
+PHANTOM_MAX_CONF = 0.98
 #: A word with no letter or digit read below this confidence (0-1) is a speck, not a mark:
 #: photocopy toner, a stamp's edge, a fold. On 208 pages of two seeded corpora, 82 such
-#: words were inserted where nothing is printed (median confidence 0.47), while true
-#: standalone marks ("/" between labels, "-" in the motto) read at 0.91-0.93 but for 3.
+#: words were inserted where nothing is printed (median confidence 0.47), while 95 % of
+#: true standalone marks ("/" between labels, "-" in the motto) read at 0.91 or more.
 #: Below 0.5 the filter saved 73 edits and lost 2 true marks; it keeps a mark it believes.
 SPECK_MAX_CONF = 0.5
 
@@ -217,15 +217,16 @@ def _word_text(word: ElementTree.Element) -> str:
     line's end, Tesseract's LSTM sometimes ends a word with a mark it did not see:
     "HÀ_", "QUÂN:", "NAM.", "122/2022_". Its character box then ends inside the previous
     letter's, and its confidence is a little lower. On the 57-page accuracy corpus every
-    such phantom (13) ended within 1 px of the letter before it and read below 97.5, and
-    of ~900 true word-final marks two ended that close, both read above 99.4.
+    such phantom (13) ended within 1 px of the letter before it and read below 0.975, and
+    of ~900 true word-final marks two ended that close, both read above 0.994.
     """
     chars: list[tuple[str, int, float]] = []
     for span in word:
         found = _CHAR.search(span.get("title", "")) if span.get("class") == "ocrx_cinfo" else None
         if found is None:  # no character boxes: the word as Tesseract wrote it
             return "".join(word.itertext()).strip()
-        chars.append(("".join(span.itertext()), int(found.group(2)), float(found.group(3))))
+        conf = float(found.group(3)) / 100.0
+        chars.append(("".join(span.itertext()), int(found.group(2)), conf))
     if len(chars) >= 2:
         (last, right, conf), before = chars[-1], chars[-2][1]
         if not last.isalnum() and right <= before + PHANTOM_OWN_PX and conf < PHANTOM_MAX_CONF:

@@ -267,8 +267,8 @@ def _sharpen(grey: np.ndarray, edge_px: float) -> np.ndarray:
     return np.asarray(cv2.addWeighted(grey, 1 + SHARPEN_AMOUNT, soft, -SHARPEN_AMOUNT, 0))
 
 
-def _specks(grey: np.ndarray, core_px: float) -> np.ndarray:
-    """Mask of lone dots: ink blobs far smaller than a letter with no other ink around.
+def _specks(grey: np.ndarray, core_px: float) -> tuple[np.ndarray, int]:
+    """Mask of lone dots, and how many: ink blobs far smaller than a letter, alone.
 
     A diacritic's dot, a full stop or a colon's other dot sits within half an
     x-height of more ink; toner specks on a photocopy stand alone on the paper.
@@ -279,7 +279,7 @@ def _specks(grey: np.ndarray, core_px: float) -> np.ndarray:
     small = area <= max(4.0, (SPECK_SIZE * core_px) ** 2)
     small[0] = False
     if not small.any():
-        return np.zeros_like(ink)
+        return np.zeros_like(ink), 0
     # Ink in the blob's box widened by the clearance, from an integral image: only its own?
     r = max(2, round(SPECK_CLEARANCE * core_px))
     rows, cols = ink.shape
@@ -288,17 +288,17 @@ def _specks(grey: np.ndarray, core_px: float) -> np.ndarray:
     total = cv2.integral(ink)
     around = total[y1, x1] - total[y0, x1] - total[y1, x0] + total[y0, x0]
     lone = small & (around == area)
-    return lone[labels].astype(np.uint8)
+    return lone[labels].astype(np.uint8), int(lone.sum())
 
 
 def _speckled(sample: np.ndarray, core_px: float) -> bool:
     """Whether the sampled bands of rows show toner specks (cheap: ~5 ms a page)."""
-    return cv2.connectedComponents(_specks(sample, core_px), connectivity=8)[0] - 1 >= MIN_SPECKS
+    return _specks(sample, core_px)[1] >= MIN_SPECKS
 
 
 def _despeckle(grey: np.ndarray, core_px: float) -> np.ndarray:
     """The page with its lone specks, and their grey halo, painted paper-white."""
-    mask = cv2.dilate(_specks(grey, core_px), np.ones((3, 3), np.uint8))
+    mask = cv2.dilate(_specks(grey, core_px)[0], np.ones((3, 3), np.uint8))
     out = grey.copy()
     out[mask > 0] = 255
     return out

@@ -153,7 +153,7 @@ def restore_names(
         return 0
     by_number = {p.number: p for p in pages}
     changed = 0
-    for name, validator in spec.validators.items():
+    for name in (n for n, v in spec.validators.items() if v == "name"):
         f = fields.get(name)
         page = by_number.get(f.page) if f is not None and f.page is not None else None
         if f is None or page is None or f.box is None or not page.width or not page.height:
@@ -166,7 +166,7 @@ def restore_names(
             and y0 <= (w.top + w.height / 2) / page.height <= y1
         ]
         spelling = f.value.split()
-        if validator != "name" or len(inside) != len(spelling):
+        if len(inside) != len(spelling):
             continue
         words = [page.words[i] for i in inside]
         if any(fold(w.text) != fold(s) for w, s in zip(words, spelling, strict=True)):
