@@ -55,6 +55,21 @@ def _clean(line: str) -> str:
     return (_zone_chars(line) + "<" * 30)[:30]
 
 
+def repaired_lines(first: str, second: str, third: str) -> tuple[str, str, str]:
+    """The three lines (30 characters each) with each character in its position's alphabet.
+
+    Line 1's numbers and line 2's dates and check digits are digits, the country code
+    letters; line 3 is a name and has no digits at all. What is left differs from the
+    printed line only where OCR read one character of the alphabet for another.
+    """
+    l1 = _clean(first)
+    return (
+        "ID" + l1[2:5].translate(_TO_ALPHA) + _digits(l1[5:27]) + l1[27:],
+        _formatted_second(_clean(second)),
+        _clean(third).translate(_TO_ALPHA),
+    )
+
+
 def _digits(text: str) -> str:
     return text.translate(_TO_DIGIT)
 
@@ -135,15 +150,70 @@ def proven_lines(lines: list[str], mrz: Mrz) -> tuple[str | None, str | None]:
     second = None
     proven = all(checks.get(k) for k in ("date_of_birth", "expiry_date", "composite"))
     if proven and len(_zone_chars(lines[1])) == 30:
-        second = (
-            _digits(l2[0:7])
-            + l2[7]
-            + _digits(l2[8:15])
-            + l2[15:18].translate(_TO_ALPHA)
-            + l2[18:29]
-            + _digits(l2[29])
-        )
+        second = _formatted_second(l2)
     return first, second
+
+
+def _formatted_second(l2: str) -> str:
+    """Line 2 with each character in its position's alphabet (digits, sex, country)."""
+    return (
+        _digits(l2[0:7])
+        + l2[7]
+        + _digits(l2[8:15])
+        + l2[15:18].translate(_TO_ALPHA)
+        + l2[18:29]
+        + _digits(l2[29])
+    )
+
+
+def _yymmdd_of(iso: str) -> str | None:
+    m = re.fullmatch(r"\d\d(\d\d)-(\d\d)-(\d\d)", iso)
+    return "".join(m.groups()) if m else None
+
+
+def first_line(first: str, personal_id: str) -> str | None:
+    """Line 1 of a Vietnamese card with this ID number; ``first`` (as read) gives its tail."""
+    if not re.fullmatch(r"\d{12}", personal_id):
+        return None
+    number = personal_id[-9:]
+    return "IDVNM" + number + str(check_digit(number)) + personal_id + _clean(first)[27:30]
+
+
+def second_line(
+    first: str | None,
+    second: str,
+    *,
+    date_of_birth: str,
+    sex: str,
+    expiry_date: str,
+    nationality: str,
+) -> str | None:
+    """Line 2 as a card with these fields (and line 1 ``first``, if known) would print it.
+
+    ``second`` (as read) gives only the optional characters, which no field names, and,
+    when line 1 is not known for sure, the composite check digit. Every other check
+    digit is worked out, so a line that differs from the read one by a digit or two is
+    the read line with its misreads undone.
+    """
+    dob, exp = _yymmdd_of(date_of_birth), _yymmdd_of(expiry_date)
+    code = {"male": "M", "female": "F"}.get(sex)
+    l2 = _clean(second)
+    if dob is None or exp is None or code is None or not re.fullmatch(r"[A-Z]{3}", nationality):
+        return None
+    body = dob + str(check_digit(dob)) + code + exp + str(check_digit(exp)) + nationality
+    body += l2[18:29]
+    if first is None:
+        return body + _digits(l2[29])
+    composite = _clean(first)[5:30] + body[0:7] + body[8:15] + body[18:29]
+    return body + str(check_digit(composite))
+
+
+def name_line(surname: str, given_names: list[str]) -> str | None:
+    """Line 3 for a holder's name in the zone's letters (SURNAME<<GIVEN<NAMES, filled with <)."""
+    line = surname + "<<" + "<".join(given_names)
+    if len(line) > 30 or not re.fullmatch(r"[A-Z<]+", line):
+        return None  # a name the zone shortens: what it keeps is not ours to guess
+    return line.ljust(30, "<")
 
 
 def parse_td1(lines: list[str]) -> Mrz | None:

@@ -30,7 +30,7 @@ from pipeline.ocr import OcrEngine, TesseractEngine
 from pipeline.preprocess import prepare_page
 from pipeline.qr import decode_qr
 from pipeline.rasterise import decode_image, encode_jpeg, render_page
-from pipeline.restore import restore_names, restore_text
+from pipeline.restore import restore_mrz_fields, restore_names, restore_text
 from pipeline.types import DocumentSpan, Limits, PageText, Reread, Triage
 from schemas.record import Record
 
@@ -155,6 +155,7 @@ def finish_document(
         numbered = DocumentSpan(span.doc_type, span.confidence, tuple(p.number for p in span_pages))
         extraction = extract_document(span.doc_type, span_pages, reread=reread)
         restore_names(span_pages, extraction.fields, span.doc_type)
+        restore_mrz_fields(span_pages, extraction.fields)
         suffix = 1
         while True:
             rec = assemble_record(

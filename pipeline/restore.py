@@ -5,19 +5,22 @@ Two kinds of printed text are known without reading them:
 - **Titles.** Bold capitals stack two marks over one letter (Ấ, Ẩ, Ứ), and
   Tesseract's most common residual error on the accuracy corpus was reading one of
   them as another: "GIẦY" for GIẤY (8 times in 57 pages), "CHÚNG", "NHÂN",
-  "CAN CƯƠC", "SỐ HỘ KHAU". The titles are the taxonomy's title patterns, as a
-  re-typist at the desk knows the printed forms. Where a run of capitals is, letter
-  for letter without diacritics, a known title (or three or more words of one), its
-  words take the title's spelling. A run whose base letters differ, a word with
-  punctuation in it, or text in lower case is left as read, and a fold that two
-  titles spell differently is never used.
+  "CAN CƯƠC", "SỐ HỘ KHAU"; or as a letter of its own: "NGHITẸP" for NGHIỆP. The
+  titles are the taxonomy's title patterns, as a re-typist at the desk knows the
+  printed forms. Where a run of capitals is, letter for letter without diacritics, a
+  known title (or three or more words of one), or such a run of three words or more
+  with one letter added, its words take the title's spelling. A run whose base
+  letters differ, a word with punctuation in it, or text in lower case is left as
+  read, and a fold that two titles spell differently is never used.
 - **A chip card's MRZ.** Its first two lines carry check digits; where they hold,
   the lines are rewritten as the checks prove them (the small-print "TDVNM" for
-  IDVNM, O for 0). The name line has no check digit and stays as read.
+  IDVNM, O for 0). The name line has no check digit and stays as read here.
 
-Both run on each page right after its OCR. A third, `restore_names`, runs once a
-paper's fields are extracted: a name field's words take the field's spelling
-where only their marks differ, so that the record's text and fields agree.
+Both run on each page right after its OCR. Two more run once a paper's fields are
+extracted, so that the record's text and fields agree: `restore_names` gives a
+name field's words the field's spelling where only their marks differ, and
+`restore_mrz_fields` writes a chip card's zone lines as its sure fields print
+them, where the line as read is within two edits of that.
 """
 
 from __future__ import annotations
@@ -27,10 +30,21 @@ import unicodedata
 from collections.abc import Mapping
 from functools import cache
 
+from rapidfuzz.distance import Levenshtein
+
 from config.taxonomy import DOC_TYPES
 from pipeline.classify import fold
-from pipeline.mrz import parse_td1, proven_lines, td1_start
+from pipeline.mrz import (
+    first_line,
+    name_line,
+    parse_td1,
+    proven_lines,
+    repaired_lines,
+    second_line,
+    td1_start,
+)
 from pipeline.types import ExtractedField, PageText, Word
+from pipeline.weigh import CONFIRMED_BASE
 
 #: A part of a title this long or longer is restored on its own ("GIẤY CHỨNG NHẬN");
 #: shorter parts ("NHÂN DÂN", "KẾT HÔN") could be a name, so only whole titles count.
@@ -58,6 +72,25 @@ def _known() -> dict[tuple[str, ...], tuple[str, ...]]:
     return {k: next(iter(v)) for k, v in spellings.items() if len(v) == 1}
 
 
+def _one_letter_less(
+    folded: tuple[str, ...], known: dict[tuple[str, ...], tuple[str, ...]]
+) -> tuple[str, ...] | None:
+    """The one title run this run is, less a single letter OCR added to it; else None.
+
+    A stacked mark is sometimes read as a letter of its own: "NGHITẸP" and "NGHITIEP"
+    for NGHIỆP, "TTRUNG" beside it. Only a letter may be the extra one (never a mark of
+    punctuation), and every way of dropping one must lead to the same title.
+    """
+    found: set[tuple[str, ...]] = set()
+    for k, word in enumerate(folded):
+        for j, ch in enumerate(word):
+            if len(word) > 1 and "A" <= ch <= "Z":
+                spelling = known.get((*folded[:k], word[:j] + word[j + 1 :], *folded[k + 1 :]))
+                if spelling is not None:
+                    found.add(spelling)
+    return found.pop() if len(found) == 1 else None
+
+
 def _restore_line(words: list[Word], known: dict[tuple[str, ...], tuple[str, ...]]) -> int:
     longest = max((len(k) for k in known), default=0)
     changed = 0
@@ -67,7 +100,10 @@ def _restore_line(words: list[Word], known: dict[tuple[str, ...], tuple[str, ...
             run = words[i : i + size]
             if not all(w.text == w.text.upper() for w in run):
                 continue
-            spelling = known.get(tuple(fold(w.text) for w in run))
+            folded = tuple(fold(w.text) for w in run)
+            spelling = known.get(folded)
+            if spelling is None and size >= MIN_PART_WORDS:
+                spelling = _one_letter_less(folded, known)
             if spelling is None:
                 continue
             for k, right in enumerate(spelling):
@@ -93,37 +129,53 @@ def restore_text(page: PageText) -> int:
     return restore_titles(page) + restore_mrz(page)
 
 
+def _zone(page: PageText) -> tuple[list[list[int]], list[str]] | None:
+    """The word indices and texts of the page's MRZ lines (three), or None."""
+    grouped = _by_line(page)
+    lines = [grouped[k] for k in sorted(grouped)]
+    texts = ["".join(page.words[i].text for i in line) for line in lines]
+    start = td1_start(texts)
+    if start is None:
+        return None
+    return lines[start : start + 3], texts[start : start + 3]
+
+
+def _rewrite(page: PageText, indices: list[int], text: str) -> list[int]:
+    """One word for the line, over the boxes of the pieces OCR split it into; the rest to drop."""
+    pieces = [page.words[i] for i in indices]
+    left, top = min(w.left for w in pieces), min(w.top for w in pieces)
+    page.words[indices[0]] = dataclasses.replace(
+        pieces[0],
+        text=text,
+        left=left,
+        top=top,
+        width=max(w.left + w.width for w in pieces) - left,
+        height=max(w.top + w.height for w in pieces) - top,
+        confidence=min(w.confidence for w in pieces),
+    )
+    return indices[1:]
+
+
+def _apply(page: PageText, lines: list[list[int]], texts: list[str | None]) -> int:
+    """Rewrite the zone lines that have a new text; how many changed."""
+    drop: set[int] = set()
+    changed = 0
+    for indices, text in zip(lines, texts, strict=False):
+        if text is None or (len(indices) == 1 and page.words[indices[0]].text == text):
+            continue
+        drop.update(_rewrite(page, indices, text))
+        changed += 1
+    page.words[:] = [w for i, w in enumerate(page.words) if i not in drop]
+    return changed
+
+
 def restore_mrz(page: PageText) -> int:
     """Rewrite an MRZ's first two lines where their check digits prove them; lines changed."""
-    grouped = _by_line(page)
-    keys = sorted(grouped)
-    texts = ["".join(page.words[i].text for i in grouped[k]) for k in keys]
-    start = td1_start(texts)
-    mrz = parse_td1(texts[start : start + 3]) if start is not None else None
-    if start is None or mrz is None:
+    zone = _zone(page)
+    mrz = parse_td1(zone[1]) if zone is not None else None
+    if zone is None or mrz is None:
         return 0
-    changed = 0
-    keep: set[int] = set(range(len(page.words)))
-    for offset, proven in enumerate(proven_lines(texts[start : start + 2], mrz)):
-        indices = grouped[keys[start + offset]]
-        if proven is None or (len(indices) == 1 and page.words[indices[0]].text == proven):
-            continue
-        # One word for the line, over the boxes of the pieces OCR split it into.
-        pieces = [page.words[i] for i in indices]
-        left, top = min(w.left for w in pieces), min(w.top for w in pieces)
-        page.words[indices[0]] = dataclasses.replace(
-            pieces[0],
-            text=proven,
-            left=left,
-            top=top,
-            width=max(w.left + w.width for w in pieces) - left,
-            height=max(w.top + w.height for w in pieces) - top,
-            confidence=min(w.confidence for w in pieces),
-        )
-        keep.difference_update(indices[1:])
-        changed += 1
-    page.words[:] = [w for i, w in enumerate(page.words) if i in keep]
-    return changed
+    return _apply(page, zone[0], list(proven_lines(zone[1][:2], mrz)))
 
 
 def restore_titles(page: PageText) -> int:
@@ -175,4 +227,53 @@ def restore_names(
             if w.text != s:
                 page.words[i] = dataclasses.replace(w, text=s)
                 changed += 1
+    return changed
+
+
+#: A zone line is rewritten from the paper's sure fields only when the line as read is
+#: this close to what the fields say (edits, after the format's own repairs): a misread
+#: digit or letter or two, never another person's line.
+MRZ_FIELD_EDITS = 2
+
+
+def restore_mrz_fields(pages: list[PageText], fields: Mapping[str, ExtractedField]) -> int:
+    """A chip card's zone lines rewritten from the fields the paper is sure of.
+
+    Line 1 holds the ID number, line 2 the birth and expiry dates and the sex (each
+    with a check digit, and a composite one over both lines), line 3 the name (no check
+    digit). Where a line's checks fail (a 0 read as 9 in small print) or its name has a
+    misread letter ("HAT" for HAI), and the paper's own fields for it are sure
+    (confirmed by the QR code, the printed text or a second read: confidence 0.9 or
+    more), the line is written as those fields print it, provided the line as read is
+    within two edits of that. Lines changed.
+    """
+    sure = {k: f.value for k, f in fields.items() if f.confidence >= CONFIRMED_BASE}
+    changed = 0
+    for page in pages:
+        zone = _zone(page)
+        if zone is None:
+            continue
+        reads = repaired_lines(*zone[1])
+        if reads[0][2:5] != "VNM":
+            continue
+        wants: list[str | None] = [None, None, None]
+        if "personal_id" in sure:
+            wants[0] = first_line(reads[0], sure["personal_id"])
+        if all(k in sure for k in ("date_of_birth", "sex", "expiry_date")):
+            wants[1] = second_line(
+                wants[0],
+                reads[1],
+                date_of_birth=sure["date_of_birth"],
+                sex=sure["sex"],
+                expiry_date=sure["expiry_date"],
+                nationality="VNM",
+            )
+        if "full_name" in sure:
+            words = [fold(w) for w in sure["full_name"].split()]
+            wants[2] = name_line(words[0], words[1:]) if words else None
+        texts = [
+            want if want and Levenshtein.distance(read, want) <= MRZ_FIELD_EDITS else None
+            for want, read in zip(wants, reads, strict=True)
+        ]
+        changed += _apply(page, zone[0], texts)
     return changed

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.restore import restore_mrz, restore_names, restore_titles
+from pipeline.restore import restore_mrz, restore_mrz_fields, restore_names, restore_titles
 from pipeline.types import ExtractedField, PageText, Word
 from tests.synth import mrz_lines, sample_fields
 
@@ -30,12 +30,23 @@ def test_part_of_a_title_inside_a_longer_line_is_restored() -> None:
     assert page.lines == ["MẪU SỐ 02 ĐƠN ĐỀ NGHỊ CẤP ĐỔI GIẤY CHỨNG NHẬN"]
 
 
+def test_a_stacked_mark_read_as_a_letter_of_its_own_is_restored() -> None:
+    page = _page("BANG TOT NGHITẸP TRUNG HỌC CƠ SƠ", "BẰNG TỐT NGHIỆP TTRUNG HỌC PHO THONG")
+    assert restore_titles(page) == 7
+    assert page.lines == [
+        "BẰNG TỐT NGHIỆP TRUNG HỌC CƠ SỞ",
+        "BẰNG TỐT NGHIỆP TRUNG HỌC PHỔ THÔNG",
+    ]
+
+
 def test_anything_else_is_left_as_read() -> None:
     lines = (
         "Giầy chứng nhận kết hôn",  # not in capitals: a sentence, not the title
         "NGUYỄN THỊ KẾT HÔN",  # two words of a title could be a name
         "GIẦY CHỨNG NHẬN:",  # punctuation in the run
         "GIÀY KHAI SANH",  # base letters differ
+        "GIẤY KHAI SINHH:",  # a letter more and a mark: two differences
+        "CĂN CƯỚCC",  # a letter more is sought only in runs of three words or more
         "CỘNG HOÀ XÃ HỘI CHỦ NGHĨA VIỆT NAM",  # not a taxonomy title
     )
     page = _page(*lines)
@@ -105,3 +116,50 @@ def test_a_name_field_that_differs_in_letters_or_count_is_not_written_back() -> 
     fields = {"full_name": _field("TRẦN VĂN ANH", page_2, 0, 2)}  # AN is not ANH
     assert restore_names([page_2], fields, "citizen_id_card") == 0
     assert page.lines == ["NGUYÊN THANH DŨNG", "LÊ VĂN AN"] and page_2.lines == ["TRẤN VĂN AN"]
+
+
+def _card_fields(f: dict[str, str], confidence: float) -> dict[str, ExtractedField]:
+    def iso(dmy: str) -> str:
+        d, m, y = dmy.split("/")
+        return f"{y}-{m}-{d}"
+
+    values = {
+        "personal_id": f["personal_id"],
+        "full_name": f["full_name"],
+        "date_of_birth": iso(f["date_of_birth"]),
+        "expiry_date": iso(f["expiry_date"]),
+        "sex": "male" if f["sex"] == "Nam" else "female",
+    }
+    return {k: ExtractedField(v, confidence) for k, v in values.items()}
+
+
+def _misread(line: str, at: int, char: str) -> str:
+    return line[:at] + char + line[at + 1 :]
+
+
+def test_zone_lines_are_rewritten_from_the_cards_sure_fields() -> None:
+    f = sample_fields("citizen_id_card", 6)
+    l1, l2, l3 = mrz_lines(f)
+    read_1 = _misread(l1, 17, "6" if l1[17] != "6" else "8")  # in the ID number: composite fails
+    read_2 = _misread(l2, 1, "9" if l2[1] != "9" else "8")  # a birth-date digit: its check fails
+    read_3 = _misread(l3, 1, "0" if l3[1] == "O" else "T")  # a letter misread
+    read_3 = read_3[:-3]  # and fewer fillers read than printed
+    page = _zone(read_1, read_2, read_3)
+    assert restore_mrz(page) == 0  # the checks alone cannot say which digit is wrong
+    assert restore_mrz_fields([page], _card_fields(f, 0.95)) == 3
+    assert page.lines[1:] == [l1, l2, l3]
+
+
+def test_zone_lines_stay_as_read_unless_the_fields_are_sure_and_close() -> None:
+    f = sample_fields("citizen_id_card", 7)
+    l1, l2, l3 = mrz_lines(f)
+    read_2 = _misread(l2, 1, "9" if l2[1] != "9" else "8")
+    read_3 = _misread(l3, 1, "0" if l3[1] == "O" else "T")
+    page = _zone(l1, read_2, read_3)
+    assert restore_mrz_fields([page], _card_fields(f, 0.85)) == 0  # read once: not sure
+    sure_id = {"personal_id": _card_fields(f, 0.95)["personal_id"]}
+    others = {k: v for k, v in _card_fields(f, 0.85).items() if k != "personal_id"}
+    assert restore_mrz_fields([page], sure_id | others) == 0  # line 1 is right already
+    other = dict(f, full_name="PHẠM THỊ XUÂN", date_of_birth="01/01/1950")
+    assert restore_mrz_fields([page], _card_fields(other, 0.95)) == 0  # another holder
+    assert page.lines[1:] == [l1, read_2, read_3]
