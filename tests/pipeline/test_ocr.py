@@ -74,13 +74,24 @@ def test_hocr_carries_character_boxes_and_keeps_true_colons(
     assert any(w.text.endswith(":") and len(w.text) > 1 for w in page.words)
 
 
-def _hocr_word(chars: list[tuple[str, int, int, float]], wconf: int = 80) -> str:
+def _hocr_word(
+    chars: list[tuple[str, int, int, float]], wconf: int = 80, top: int = 10, bottom: int = 40
+) -> str:
     spans = "".join(
-        f"<span class='ocrx_cinfo' title='x_bboxes {x0} 10 {x1} 40; x_conf {conf}'>{c}</span>"
+        f"<span class='ocrx_cinfo' title='x_bboxes {x0} {top} {x1} {bottom}; x_conf {conf}'>"
+        f"{c}</span>"
         for c, x0, x1, conf in chars
     )
     x0, x1 = chars[0][1], max(c[2] for c in chars)
-    return f"<span class='ocrx_word' title='bbox {x0} 10 {x1} 40; x_wconf {wconf}'>{spans}</span>"
+    box = f"bbox {x0} {top} {x1} {bottom}; x_wconf {wconf}"
+    return f"<span class='ocrx_word' title='{box}'>{spans}</span>"
+
+
+def _hocr_page(*lines: list[str]) -> str:
+    body = "".join(
+        f"<span class='ocr_line' title='bbox 0 0 500 50'>{''.join(words)}</span>" for words in lines
+    )
+    return f"<html><body><div class='ocr_page' title='bbox 0 0 500 500'>{body}</div></body></html>"
 
 
 def test_a_final_mark_without_ink_of_its_own_is_dropped() -> None:
@@ -163,3 +174,33 @@ def test_orientation_of_noise_is_unknown(engine: TesseractEngine) -> None:
     rng = np.random.default_rng(0)
     noise = Image.fromarray((rng.random((800, 600)) * 255).astype("uint8"))
     assert engine.orientation(noise) == (0, 0.0)
+
+
+def test_marks_too_small_beside_their_line_are_specks_however_sure() -> None:
+    hocr = _hocr_page(
+        [
+            _hocr_word([("H", 10, 30, 99.0), ("ọ", 32, 50, 99.0)], wconf=96),  # 30 px high
+            _hocr_word([("-", 60, 63, 92.0)], wconf=92, top=30, bottom=33),  # 3 px: a speck
+            _hocr_word([("-", 70, 78, 93.0)], wconf=93, top=28, bottom=32),  # a hyphen
+            _hocr_word([("/", 90, 100, 93.0)], wconf=93),
+        ],
+        [_hocr_word([(".", 10, 12, 90.0)], wconf=90, top=60, bottom=62)],  # on a line of its own
+    )
+    page = parse_hocr(hocr, 1, 500, 500)
+    assert page.lines == ["Họ - /"]
+
+
+def test_lines_are_read_down_the_page() -> None:
+    def line(text: str, top: int, left: int = 10) -> list[str]:
+        chars = [(c, left + 20 * i, left + 20 * i + 18, 95.0) for i, c in enumerate(text)]
+        return [_hocr_word(chars, wconf=95, top=top, bottom=top + 30)]
+
+    hocr = _hocr_page(
+        line("Một", 10),
+        line("Ba", 200),
+        line("Bốn", 202, left=300),  # the same row as "Ba": Tesseract's order kept
+        line("Hai", 100),  # a block Tesseract set apart and read last
+    )
+    page = parse_hocr(hocr, 1, 500, 500)
+    assert page.lines == ["Một", "Hai", "Ba", "Bốn"]
+    assert sorted({w.line for w in page.words}) == [0, 1, 2, 3]
