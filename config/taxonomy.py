@@ -77,6 +77,9 @@ class TaxonomyFile(BaseModel):
 
     version: int
     types: list[DocTypeSpec]
+    #: Lines printed on many kinds of paper (letterheads, a card's fixed print): known
+    #: text for the restore stage, never a title that decides a type.
+    printed_lines: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique(self) -> TaxonomyFile:
@@ -85,6 +88,8 @@ class TaxonomyFile(BaseModel):
             raise ValueError("duplicate document-type codes")
         if "unknown" not in codes:
             raise ValueError("the taxonomy must define 'unknown'")
+        if any(line != line.upper() for line in self.printed_lines):
+            raise ValueError("printed lines are written in capitals as printed")
         return self
 
 
@@ -105,9 +110,17 @@ class DocType:
     identity: tuple[str, ...] = ()
 
 
+def _read(path: Path) -> TaxonomyFile:
+    """Read and validate the file; a bad file stops start-up with pydantic's message."""
+    return TaxonomyFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
 def load_taxonomy(path: Path = TAXONOMY_PATH) -> dict[str, DocType]:
-    """Read and validate the taxonomy; a bad file stops start-up with pydantic's message."""
-    spec = TaxonomyFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    """The document types of the taxonomy file, by code."""
+    return _types(_read(path))
+
+
+def _types(spec: TaxonomyFile) -> dict[str, DocType]:
     return {
         t.code: DocType(
             code=t.code,
@@ -124,4 +137,7 @@ def load_taxonomy(path: Path = TAXONOMY_PATH) -> dict[str, DocType]:
     }
 
 
-DOC_TYPES: dict[str, DocType] = load_taxonomy()
+_SPEC = _read(TAXONOMY_PATH)
+DOC_TYPES: dict[str, DocType] = _types(_SPEC)
+#: Known printed lines that are not titles (``printed_lines`` in the file).
+PRINTED_LINES: tuple[str, ...] = tuple(_SPEC.printed_lines)

@@ -6,12 +6,13 @@ Two kinds of printed text are known without reading them:
   Tesseract's most common residual error on the accuracy corpus was reading one of
   them as another: "GIẦY" for GIẤY (8 times in 57 pages), "CHÚNG", "NHÂN",
   "CAN CƯƠC", "SỐ HỘ KHAU"; or as a letter of its own: "NGHITẸP" for NGHIỆP. The
-  titles are the taxonomy's title patterns, as a re-typist at the desk knows the
-  printed forms. Where a run of capitals is, letter for letter without diacritics, a
-  known title (or three or more words of one), or such a run of three words or more
-  with one letter added, its words take the title's spelling. A run whose base
-  letters differ, a word with punctuation in it, or text in lower case is left as
-  read, and a fold that two titles spell differently is never used.
+  titles are the taxonomy's title patterns and printed lines (letterheads, a card's
+  fixed print), as a re-typist at the desk knows the printed forms. Where a run of
+  capitals is, letter for letter without diacritics, a known title (or three or more
+  words of one), or such a run of three words or more with one letter added, or one
+  of 15 letters or more with one letter misread, its words take the known spelling.
+  A shorter run whose base letters differ, a word with punctuation in it, or text in
+  lower case is left as read, and a fold spelled two ways (HÒA, HOÀ) is never used.
 - **A chip card's MRZ.** Its first two lines carry check digits; where they hold,
   the lines are rewritten as the checks prove them (the small-print "TDVNM" for
   IDVNM, O for 0). The name line has no check digit and stays as read here.
@@ -32,7 +33,7 @@ from functools import cache
 
 from rapidfuzz.distance import Levenshtein
 
-from config.taxonomy import DOC_TYPES
+from config.taxonomy import DOC_TYPES, PRINTED_LINES
 from pipeline.classify import fold
 from pipeline.mrz import (
     first_line,
@@ -49,6 +50,8 @@ from pipeline.weigh import CONFIRMED_BASE
 #: A part of a title this long or longer is restored on its own ("GIẤY CHỨNG NHẬN");
 #: shorter parts ("NHÂN DÂN", "KẾT HÔN") could be a name, so only whole titles count.
 MIN_PART_WORDS = 3
+#: A run of this many letters or more may also have one letter misread for another.
+LONG_RUN = 15
 
 
 def _letters_only(folded: str) -> bool:
@@ -57,29 +60,41 @@ def _letters_only(folded: str) -> bool:
 
 @cache
 def _known() -> dict[tuple[str, ...], tuple[str, ...]]:
-    """Folded word runs -> their printed spelling, from every capitals title pattern."""
+    """Folded word runs -> printed spelling, from capitals titles and the printed lines."""
     spellings: dict[tuple[str, ...], set[tuple[str, ...]]] = {}
-    for doc in DOC_TYPES.values():
-        for pattern in doc.title_patterns:
-            words = tuple(unicodedata.normalize("NFC", pattern).split())
-            if pattern != pattern.upper() or not all(_letters_only(fold(w)) for w in words):
-                continue
-            runs = {words} if len(words) >= 2 else set()
-            for size in range(MIN_PART_WORDS, len(words)):
-                runs.update(words[i : i + size] for i in range(len(words) - size + 1))
-            for run in runs:
-                spellings.setdefault(tuple(fold(w) for w in run), set()).add(run)
+    patterns = [p for doc in DOC_TYPES.values() for p in doc.title_patterns]
+    for pattern in (*patterns, *PRINTED_LINES):
+        words = tuple(unicodedata.normalize("NFC", pattern).split())
+        if pattern != pattern.upper() or not all(_letters_only(fold(w)) for w in words):
+            continue
+        runs = {words} if len(words) >= 2 else set()
+        for size in range(MIN_PART_WORDS, len(words)):
+            runs.update(words[i : i + size] for i in range(len(words) - size + 1))
+        for run in runs:
+            spellings.setdefault(tuple(fold(w) for w in run), set()).add(run)
     return {k: next(iter(v)) for k, v in spellings.items() if len(v) == 1}
 
 
-def _one_letter_less(
+@cache
+def _by_shape() -> dict[tuple[int, ...], list[tuple[str, ...]]]:
+    """Known runs of LONG_RUN letters or more, by their words' lengths."""
+    shapes: dict[tuple[int, ...], list[tuple[str, ...]]] = {}
+    for run in _known():
+        if sum(len(w) for w in run) >= LONG_RUN:
+            shapes.setdefault(tuple(len(w) for w in run), []).append(run)
+    return shapes
+
+
+def _near(
     folded: tuple[str, ...], known: dict[tuple[str, ...], tuple[str, ...]]
 ) -> tuple[str, ...] | None:
-    """The one title run this run is, less a single letter OCR added to it; else None.
+    """The one known run this run is but for one misread letter; else None.
 
     A stacked mark is sometimes read as a letter of its own: "NGHITẸP" and "NGHITIEP"
-    for NGHIỆP, "TTRUNG" beside it. Only a letter may be the extra one (never a mark of
-    punctuation), and every way of dropping one must lead to the same title.
+    for NGHIỆP, "TTRUNG" beside it; in a run of LONG_RUN letters or more, one letter
+    read for another is allowed too ("SOCTIALIST", "MINISTRY OE PUBLIC"). Only a letter
+    may be the wrong one (never a mark of punctuation), and every way of undoing it
+    must lead to the same spelling.
     """
     found: set[tuple[str, ...]] = set()
     for k, word in enumerate(folded):
@@ -88,6 +103,15 @@ def _one_letter_less(
                 spelling = known.get((*folded[:k], word[:j] + word[j + 1 :], *folded[k + 1 :]))
                 if spelling is not None:
                     found.add(spelling)
+    for run in _by_shape().get(tuple(len(w) for w in folded), []):
+        wrong = [
+            (a, b)
+            for w, r in zip(folded, run, strict=True)
+            for a, b in zip(w, r, strict=True)
+            if a != b
+        ]
+        if len(wrong) == 1 and "A" <= wrong[0][0] <= "Z":
+            found.add(known[run])
     return found.pop() if len(found) == 1 else None
 
 
@@ -103,7 +127,7 @@ def _restore_line(words: list[Word], known: dict[tuple[str, ...], tuple[str, ...
             folded = tuple(fold(w.text) for w in run)
             spelling = known.get(folded)
             if spelling is None and size >= MIN_PART_WORDS:
-                spelling = _one_letter_less(folded, known)
+                spelling = _near(folded, known)
             if spelling is None:
                 continue
             for k, right in enumerate(spelling):

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from config.taxonomy import DOC_TYPES, TAXONOMY_PATH, load_taxonomy
+from config.taxonomy import DOC_TYPES, PRINTED_LINES, TAXONOMY_PATH, load_taxonomy
 
 
 def _write(tmp_path: Path, mutate) -> Path:  # type: ignore[no-untyped-def]
@@ -23,6 +23,10 @@ def test_shipped_taxonomy_loads() -> None:
     assert DOC_TYPES["citizen_id_card"].validity.kind == "expiry_field"
     assert DOC_TYPES["citizen_id_card"].validators["personal_id"] == "personal_id"
     assert DOC_TYPES["household_register"].validity.date.isoformat() == "2022-12-31"  # type: ignore[union-attr]
+    # Letterhead lines are known text, never a title that would decide a type.
+    assert "SOCIALIST REPUBLIC OF VIET NAM" in PRINTED_LINES
+    titles = {t for d in DOC_TYPES.values() for t in d.title_patterns}
+    assert not titles & set(PRINTED_LINES)
 
 
 @pytest.mark.parametrize(
@@ -34,6 +38,7 @@ def test_shipped_taxonomy_loads() -> None:
         (lambda d: d["types"].append(dict(d["types"][0])), "duplicate"),
         (lambda d: d["types"][0].update(validity={"kind": "period"}), "needs days"),
         (lambda d: d["types"][0]["titles"].append("Căn cước"), "capitals"),
+        (lambda d: d["printed_lines"].append("Bộ Công an"), "capitals"),
     ],
 )
 def test_bad_taxonomy_is_refused(tmp_path: Path, mutate, message: str) -> None:  # type: ignore[no-untyped-def]

@@ -39,12 +39,29 @@ def test_a_stacked_mark_read_as_a_letter_of_its_own_is_restored() -> None:
     ]
 
 
+def test_known_printed_lines_and_long_runs_with_one_misread_letter_are_restored() -> None:
+    page = _page(
+        "SOCTIALIST REPUBLIC OF VIET NAM",  # a letter added
+        "BỘ CÔNG AN / MINISTRY OE PUBLIC SECURITY",  # a letter misread, in 24 letters
+        "CỘNG HOÀ XÃ HỘI CHU NGHĨA VIỆT NAM",  # both HÒA and HOÀ are printed: kept
+        "ĐƠN ĐỀ NGHỊ CẤP ĐỐI GIẤY CHỨNG NHẬN",  # a standard form's title
+    )
+    assert restore_titles(page) == 4
+    assert page.lines == [
+        "SOCIALIST REPUBLIC OF VIET NAM",
+        "BỘ CÔNG AN / MINISTRY OF PUBLIC SECURITY",
+        "CỘNG HOÀ XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+        "ĐƠN ĐỀ NGHỊ CẤP ĐỔI GIẤY CHỨNG NHẬN",
+    ]
+
+
 def test_anything_else_is_left_as_read() -> None:
     lines = (
         "Giầy chứng nhận kết hôn",  # not in capitals: a sentence, not the title
         "NGUYỄN THỊ KẾT HÔN",  # two words of a title could be a name
         "GIẦY CHỨNG NHẬN:",  # punctuation in the run
-        "GIÀY KHAI SANH",  # base letters differ
+        "GIÀY KHAI SANH",  # base letters differ, in a run too short to allow it
+        "GIẤY CHỨNG NHẬN KẾT HÔN,",  # the odd one out is a mark, not a letter
         "GIẤY KHAI SINHH:",  # a letter more and a mark: two differences
         "CĂN CƯỚCC",  # a letter more is sought only in runs of three words or more
         "CỘNG HOÀ XÃ HỘI CHỦ NGHĨA VIỆT NAM",  # not a taxonomy title
