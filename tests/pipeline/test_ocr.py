@@ -204,3 +204,29 @@ def test_lines_are_read_down_the_page() -> None:
     page = parse_hocr(hocr, 1, 500, 500)
     assert page.lines == ["Một", "Hai", "Ba", "Bốn"]
     assert sorted({w.line for w in page.words}) == [0, 1, 2, 3]
+
+
+def test_dashes_are_told_apart_by_their_length_against_the_cap_height() -> None:
+    def word(text: str, left: int, width: int, top: int = 10, bottom: int = 46) -> str:
+        step = width // len(text)
+        chars = [(c, left + step * i, left + step * (i + 1), 96.0) for i, c in enumerate(text)]
+        return _hocr_word(chars, wconf=96, top=top, bottom=bottom)
+
+    # Cap height 36 px (the T and H); dashes 6 px thick, 15, 19 and 44 px long, read "-".
+    motto = [
+        word("Tự", 0, 60),
+        word("-", 80, 15, 30, 36),
+        word("Hạnh", 120, 100),
+        word("-", 240, 19, 30, 36),
+        word("do", 280, 50),
+        word("-", 350, 44, 30, 36),
+        word("do", 410, 50),
+        word("—", 470, 12, 24, 36),  # as tall as wide: not a dash, whatever it is
+    ]
+    no_capitals = [
+        word("xa", 0, 40, 20, 46),
+        word("-", 60, 30, 30, 36),
+        word("xa", 100, 40, 20, 46),
+    ]
+    page = parse_hocr(_hocr_page(motto, no_capitals), 1, 500, 500)
+    assert page.lines == ["Tự - Hạnh – do — do —", "xa - xa"]  # no cap height: kept as read
