@@ -32,6 +32,12 @@ MIN_AXIS_RATIO = 1.25
 MIN_EDGE_STEP = 35.0
 #: Most points kept for the profile searches (a random subsample beyond that).
 MAX_POINTS = 40_000
+#: Dots of this many analysis pixels or fewer with no bigger ink within SPECK_REACH
+#: pixels are toner, not marks: on a sparse photocopied page they filled the line
+#: profile's gaps and turned it upside down (asymmetry 0.10 the wrong way; 0.41 the
+#: right way without them). A diacritic's dot sits closer than that to its letter.
+#: Only the up/down answer leaves them out.
+SPECK_AREA, SPECK_REACH = 2, 5
 
 Quad = np.ndarray  # 4x2 float32: top-left, top-right, bottom-right, bottom-left
 
@@ -157,6 +163,21 @@ def ink_mask(small: np.ndarray) -> np.ndarray:
     return np.where(keep[labels], 255, 0).astype(np.uint8)
 
 
+def _without_specks(ink: np.ndarray) -> np.ndarray:
+    """The ink less dots of SPECK_AREA pixels or fewer with no bigger ink within reach."""
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    area = stats[:, cv2.CC_STAT_AREA]
+    dots = area <= SPECK_AREA
+    dots[0] = False
+    if not dots.any():
+        return ink
+    bigger = np.where((labels > 0) & ~dots[labels], 255, 0).astype(np.uint8)
+    reach = cv2.dilate(bigger, np.ones((2 * SPECK_REACH + 1,) * 2, np.uint8))
+    x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+    lone = dots & (reach[y, x] == 0)
+    return np.where(lone[labels], 0, ink).astype(np.uint8)
+
+
 def _points(ink: np.ndarray, seed: int = 0) -> np.ndarray:
     ys, xs = np.nonzero(ink)
     pts = np.stack([xs, ys], axis=1).astype(np.float32)
@@ -241,7 +262,10 @@ def measure_layout(ink: np.ndarray) -> Layout:
     else:
         base, skew, ratio = 90, vertical - 90.0, v_score / max(h_score, 1.0)
     turned = turn_points(pts, base, width, height)
-    asym, x_height, lines = _asymmetry(_line_profile(turned, skew))
+    _, x_height, lines = _asymmetry(_line_profile(turned, skew))
+    # Up or down from the ink less toner dots (x-height and lines as calibrated, with them).
+    marks = _points(_without_specks(ink))
+    asym = _asymmetry(_line_profile(turn_points(marks, base, width, height), skew))[0]
     # A half turn keeps the lines' slope, so the skew holds for either answer.
     turn = base if asym >= 0 else (base + 180) % 360
     return Layout(turn, skew, ratio, abs(asym), x_height, lines)

@@ -8,6 +8,7 @@ tests check the page image fed in: a scanned PDF page is its own JPEG.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import random
 import subprocess
@@ -25,7 +26,7 @@ from pipeline.ocr import TesseractEngine
 from pipeline.preprocess import MAX_CORE_PX, MIN_CORE_PX, prepare_page, preprocess
 from pipeline.types import RESCAN_REASONS, Limits, PageText, PreparedPage
 from tests.degrade import DEGRADATIONS, degrade, degrade_chain
-from tests.synth import render_page, rotate, sample_fields
+from tests.synth import Variant, render_document, render_page, rotate, sample_fields
 
 CARD = "citizen_id_card"
 
@@ -90,6 +91,19 @@ def test_quarter_turn_found_without_osd(
     assert archive.mode == "L"
     expected = cv2.cvtColor(np.asarray(original), cv2.COLOR_RGB2GRAY)
     assert np.array_equal(np.asarray(archive), expected)
+
+
+def test_toner_dots_on_a_sparse_photocopy_do_not_turn_it_over() -> None:
+    """A land-use certificate's second page (a title, a blank map frame, six lines)
+    photocopied: its toner dots once read it upside down (seed 2718's file 18)."""
+    doc_seed = 2718 * 100_000 + 18 * 10
+    variant = dataclasses.replace(Variant.sample(random.Random(f"variant:{doc_seed}")), pages=2)
+    page_2 = render_document("land_use_certificate", doc_seed, 300, variant).pages[1].image
+    copy, dpi = degrade(page_2, "photocopy", random.Random("2718:18:photocopy:2"), 300)
+    engine = _NoOsd()
+    assert prepare_page(copy, dpi, engine).quality.rotation == 0
+    assert prepare_page(rotate(copy, 180), dpi, engine).quality.rotation == 180
+    assert engine.calls == 0  # sure of it without OSD
 
 
 def test_archive_keeps_colour_only_when_the_page_has_some(
