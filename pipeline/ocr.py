@@ -225,8 +225,9 @@ _CHAR = re.compile(r"x_bboxes (\d+) (\d+) (\d+) (\d+); x_conf (\d+(?:\.\d+)?)")
 _LINE_CLASSES = {"ocr_line", "ocr_caption", "ocr_header", "ocr_textfloat"}
 
 
-def _word_text(word: ElementTree.Element) -> str:
-    """The word's text, less a final mark that has no ink of its own.
+def _word_text(word: ElementTree.Element) -> tuple[str, list[int]]:
+    """The word's text, less a final mark that has no ink of its own; and the heights of
+    its cap-high characters (for `_dashes`), from the same pass over its character boxes.
 
     Before a wide gap (a name, then "Quan hệ với chủ hộ" further along the line) or at a
     line's end, Tesseract's LSTM sometimes ends a word with a mark it did not see:
@@ -236,27 +237,20 @@ def _word_text(word: ElementTree.Element) -> str:
     of ~900 true word-final marks two ended that close, both read above 0.994.
     """
     chars: list[tuple[str, int, float]] = []
+    caps: list[int] = []
     for span in word:
         found = _CHAR.search(span.get("title", "")) if span.get("class") == "ocrx_cinfo" else None
         if found is None:  # no character boxes: the word as Tesseract wrote it
-            return "".join(word.itertext()).strip()
-        conf = float(found.group(5)) / 100.0
-        chars.append(("".join(span.itertext()), int(found.group(3)), conf))
+            return "".join(word.itertext()).strip(), []
+        char = "".join(span.itertext())
+        chars.append((char, int(found.group(3)), float(found.group(5)) / 100.0))
+        if char in CAP_HIGH:
+            caps.append(int(found.group(4)) - int(found.group(2)))
     if len(chars) >= 2:
         (last, right, conf), before = chars[-1], chars[-2][1]
         if not last.isalnum() and right <= before + PHANTOM_OWN_PX and conf < PHANTOM_MAX_CONF:
             chars.pop()
-    return "".join(c[0] for c in chars).strip()
-
-
-def _cap_heights(word: ElementTree.Element) -> list[int]:
-    """Heights of the word's characters that stand exactly cap-high (H, T, Đ, digits)."""
-    heights = []
-    for span in word:
-        found = _CHAR.search(span.get("title", "")) if span.get("class") == "ocrx_cinfo" else None
-        if found is not None and "".join(span.itertext()) in CAP_HIGH:
-            heights.append(int(found.group(4)) - int(found.group(2)))
-    return heights
+    return "".join(c[0] for c in chars).strip(), caps
 
 
 def _dashes(words: list[Word], caps: dict[int, list[int]]) -> list[Word]:
@@ -273,8 +267,8 @@ def _dashes(words: list[Word], caps: dict[int, list[int]]) -> list[Word]:
     """
     out = []
     for w in words:
-        cap = statistics.median(caps[w.line]) if caps.get(w.line) else 0
-        if w.text in DASHES and cap > w.height and w.width >= DASH_MIN_ASPECT * w.height:
+        cap = statistics.median(caps[w.line]) if w.text in DASHES and caps.get(w.line) else 0
+        if cap > w.height and w.width >= DASH_MIN_ASPECT * w.height:
             ratio = (w.width - w.height / 2) / (cap - w.height / 2)
             text = "-" if ratio < EN_DASH_MIN else "–" if ratio < EM_DASH_MIN else "—"
             w = w if text == w.text else dataclasses.replace(w, text=text)
@@ -340,8 +334,8 @@ def parse_hocr(hocr: str, number: int, width: int, height: int) -> PageText:
         if cls in _LINE_CLASSES:
             line_no += 1
         elif cls == "ocrx_word":
-            text = _word_text(el)
-            caps.setdefault(max(line_no, 0), []).extend(_cap_heights(el))
+            text, cap_heights = _word_text(el)
+            caps.setdefault(max(line_no, 0), []).extend(cap_heights)
             box = _BBOX.search(el.get("title", ""))
             if not text or box is None:
                 continue

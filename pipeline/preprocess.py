@@ -289,12 +289,11 @@ def _specks(grey: np.ndarray, core_px: float, clusters: bool) -> tuple[np.ndarra
     rows, cols = ink.shape
     x0, y0 = np.clip(x - r, 0, cols), np.clip(y - r, 0, rows)
     x1, y1 = np.clip(x + w + r, 0, cols), np.clip(y + h + r, 0, rows)
-    if clusters:  # letter-sized ink only
-        total = cv2.integral((~small[labels] & (ink > 0)).astype(np.uint8))
-        lone = small & (total[y1, x1] - total[y0, x1] - total[y1, x0] + total[y0, x0] == 0)
-    else:  # any ink but its own
-        total = cv2.integral(ink)
-        lone = small & (total[y1, x1] - total[y0, x1] - total[y1, x0] + total[y0, x0] == area)
+    # With clusters only letter-sized ink counts; else any ink but the blob's own.
+    counted = (~small[labels] & (ink > 0)).astype(np.uint8) if clusters else ink
+    total = cv2.integral(counted)
+    around = total[y1, x1] - total[y0, x1] - total[y1, x0] + total[y0, x0]
+    lone = small & (around == (0 if clusters else area))
     return lone[labels].astype(np.uint8), int(lone.sum())
 
 
