@@ -8,6 +8,7 @@ YAML file, validated here at start-up, not edits in several stages.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -72,13 +73,18 @@ class DocTypeSpec(BaseModel):
         return self
 
 
+#: A printed line: words of letters, a dash standing alone between two of them.
+_PRINTED_LINE = re.compile(r"[^\W\d_]+( ([-–—] )?[^\W\d_]+)*")
+
+
 class TaxonomyFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: int
     types: list[DocTypeSpec]
-    #: Lines printed on many kinds of paper (letterheads, a card's fixed print): known
-    #: text for the restore stage, never a title that decides a type.
+    #: Lines printed on many kinds of paper (letterheads, the motto, a card's fixed
+    #: print), in their printed case: known text for the restore stage, never a title
+    #: that decides a type.
     printed_lines: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -88,8 +94,8 @@ class TaxonomyFile(BaseModel):
             raise ValueError("duplicate document-type codes")
         if "unknown" not in codes:
             raise ValueError("the taxonomy must define 'unknown'")
-        if any(line != line.upper() for line in self.printed_lines):
-            raise ValueError("printed lines are written in capitals as printed")
+        if any(not _PRINTED_LINE.fullmatch(line) for line in self.printed_lines):
+            raise ValueError("printed lines are words of letters, with dashes between them")
         return self
 
 

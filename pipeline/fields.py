@@ -16,6 +16,7 @@ import unicodedata
 from datetime import date
 
 from pipeline.classify import fold
+from pipeline.names import respell_name
 
 _DMY = re.compile(r"(?<!\d)(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{4})(?!\d)")
 WORDED_DATE = re.compile(r"NGAY\s*(\d{1,2})\s*,?\s*THANG\s*(\d{1,2})\s*,?\s*NAM\s*(\d{4})(?!\d)")
@@ -188,56 +189,9 @@ def _digits(raw: str) -> str:
     return re.sub(r"\s+", "", raw).translate(DIGIT_FIXES)
 
 
-#: The commonest Vietnamese surnames. OCR drops or swaps the stacked marks of
-#: these (ĐẶNG -> ĐĂNG, TRẦN -> TRẤN); none folds to another's letters.
-SURNAMES = frozenset(
-    {
-        "NGUYỄN",
-        "TRẦN",
-        "LÊ",
-        "PHẠM",
-        "HOÀNG",
-        "HUỲNH",
-        "PHAN",
-        "VŨ",
-        "VÕ",
-        "ĐẶNG",
-        "BÙI",
-        "ĐỖ",
-        "HỒ",
-        "NGÔ",
-        "DƯƠNG",
-        "LÝ",
-        "ĐINH",
-        "ĐÀO",
-        "TRỊNH",
-        "MAI",
-        "TRƯƠNG",
-        "LƯƠNG",
-        "LƯU",
-        "ĐOÀN",
-        "VƯƠNG",
-        "TẠ",
-        "CAO",
-        "LÂM",
-        "TÔ",
-        "HÀ",
-        "QUÁCH",
-        "THÁI",
-        "KHỔNG",
-        "TÔN",
-        "TĂNG",
-    }
-)
-_SURNAME_BY_FOLD = {fold(n): n for n in SURNAMES}
-
-
 def normalise_name(raw: str) -> str:
-    """NFC capitals, one space between words; a common surname's lost marks restored."""
-    words = unicodedata.normalize("NFC", " ".join(raw.split()).upper()).split()
-    if len(words) >= 2 and words[0] not in SURNAMES:
-        words[0] = _SURNAME_BY_FOLD.get(fold(words[0]), words[0])
-    return " ".join(words)
+    """NFC capitals, one space between words; marks misread on a known name restored."""
+    return " ".join(respell_name(" ".join(raw.split()).upper().split()))
 
 
 def normalise_text(raw: str) -> str:

@@ -171,12 +171,21 @@ def _yymmdd_of(iso: str) -> str | None:
     return "".join(m.groups()) if m else None
 
 
-def first_line(first: str, personal_id: str) -> str | None:
-    """Line 1 of a Vietnamese card with this ID number; ``first`` (as read) gives its tail."""
+#: Line 1's last three characters when the card prints nothing after the ID number.
+FILLER_TAIL = "<<<"
+
+
+def first_line(first: str, personal_id: str, tail: str | None = None) -> str | None:
+    """Line 1 of a Vietnamese card with this ID number.
+
+    Its last three characters, which no field names, are ``tail`` if given, else as
+    read in ``first``.
+    """
     if not re.fullmatch(r"\d{12}", personal_id):
         return None
     number = personal_id[-9:]
-    return "IDVNM" + number + str(check_digit(number)) + personal_id + _clean(first)[27:30]
+    end = _clean(first)[27:30] if tail is None else tail
+    return "IDVNM" + number + str(check_digit(number)) + personal_id + end
 
 
 def second_line(

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cache
 
 from rapidfuzz.distance import Levenshtein
@@ -36,6 +36,7 @@ from rapidfuzz.distance import Levenshtein
 from config.taxonomy import DOC_TYPES, PRINTED_LINES
 from pipeline.classify import fold
 from pipeline.mrz import (
+    FILLER_TAIL,
     first_line,
     name_line,
     parse_td1,
@@ -44,6 +45,7 @@ from pipeline.mrz import (
     second_line,
     td1_start,
 )
+from pipeline.names import is_syllable, respell_name
 from pipeline.types import ExtractedField, PageText, Word
 from pipeline.weigh import CONFIRMED_BASE
 
@@ -52,6 +54,8 @@ from pipeline.weigh import CONFIRMED_BASE
 MIN_PART_WORDS = 3
 #: A run of this many letters or more may also have one letter misread for another.
 LONG_RUN = 15
+#: Dashes printed between a line's words (the motto's), passed over when matching.
+DASHES = frozenset({"-", "–", "—"})
 
 
 def _letters_only(folded: str) -> bool:
@@ -61,11 +65,25 @@ def _letters_only(folded: str) -> bool:
 @cache
 def _known() -> dict[tuple[str, ...], tuple[str, ...]]:
     """Folded word runs -> printed spelling, from capitals titles and the printed lines."""
-    spellings: dict[tuple[str, ...], set[tuple[str, ...]]] = {}
     patterns = [p for doc in DOC_TYPES.values() for p in doc.title_patterns]
-    for pattern in (*patterns, *PRINTED_LINES):
-        words = tuple(unicodedata.normalize("NFC", pattern).split())
-        if pattern != pattern.upper() or not all(_letters_only(fold(w)) for w in words):
+    return _runs(p for p in (*patterns, *PRINTED_LINES) if p == p.upper())
+
+
+@cache
+def _known_mixed() -> dict[tuple[str, ...], tuple[str, ...]]:
+    """The same for printed lines in upper and lower case (the national motto)."""
+    return _runs(p for p in PRINTED_LINES if p != p.upper())
+
+
+def _runs(patterns: Iterable[str]) -> dict[tuple[str, ...], tuple[str, ...]]:
+    """Each pattern's words (dashes left out) and its runs of three words or more, by fold.
+
+    A fold two patterns spell differently is left out: which one was printed is unknown.
+    """
+    spellings: dict[tuple[str, ...], set[tuple[str, ...]]] = {}
+    for pattern in patterns:
+        words = tuple(w for w in unicodedata.normalize("NFC", pattern).split() if w not in DASHES)
+        if not all(_letters_only(fold(w)) for w in words):
             continue
         runs = {words} if len(words) >= 2 else set()
         for size in range(MIN_PART_WORDS, len(words)):
@@ -115,24 +133,41 @@ def _near(
     return found.pop() if len(found) == 1 else None
 
 
-def _restore_line(words: list[Word], known: dict[tuple[str, ...], tuple[str, ...]]) -> int:
+def _same_case(read: str, printed: str) -> bool:
+    """A word as read is in the printed word's case: all capitals, or capitalised or not."""
+    if printed == printed.upper():
+        return read == read.upper()
+    return read != read.upper() and read[:1].isupper() == printed[:1].isupper()
+
+
+def _restore_line(
+    words: list[Word], known: dict[tuple[str, ...], tuple[str, ...]], capitals: bool
+) -> int:
+    """Respell the line's known runs of words in place; a dash between them is passed over.
+
+    With ``capitals``, only runs of capitals, which may also be near a known run
+    (`_near`); else a run in the printed line's upper and lower case, exactly.
+    """
+    at = [i for i, w in enumerate(words) if w.text not in DASHES]
     longest = max((len(k) for k in known), default=0)
     changed = 0
     i = 0
-    while i < len(words):
-        for size in range(min(longest, len(words) - i), 1, -1):
-            run = words[i : i + size]
-            if not all(w.text == w.text.upper() for w in run):
+    while i < len(at):
+        for size in range(min(longest, len(at) - i), 1, -1):
+            run = [words[k] for k in at[i : i + size]]
+            if capitals and not all(w.text == w.text.upper() for w in run):
                 continue
             folded = tuple(fold(w.text) for w in run)
             spelling = known.get(folded)
-            if spelling is None and size >= MIN_PART_WORDS:
+            if spelling is None and capitals and size >= MIN_PART_WORDS:
                 spelling = _near(folded, known)
-            if spelling is None:
+            if spelling is None or not all(
+                _same_case(w.text, right) for w, right in zip(run, spelling, strict=True)
+            ):
                 continue
-            for k, right in enumerate(spelling):
-                if run[k].text != right:
-                    words[i + k] = dataclasses.replace(run[k], text=right)
+            for k, right in zip(at[i : i + size], spelling, strict=True):
+                if words[k].text != right:
+                    words[k] = dataclasses.replace(words[k], text=right)
                     changed += 1
             i += size
             break
@@ -149,8 +184,50 @@ def _by_line(page: PageText) -> dict[int, list[int]]:
 
 
 def restore_text(page: PageText) -> int:
-    """Restore the page's known text in place: title words, then MRZ lines; how many changed."""
-    return restore_titles(page) + restore_mrz(page)
+    """Restore the page's known text in place: titles, names, MRZ lines; how many changed."""
+    return restore_titles(page) + restore_name_runs(page) + restore_mrz(page)
+
+
+def _names_a_person(label: list[str]) -> bool:
+    """A label a name follows: "Họ và tên:", "Họ, chữ đệm, tên người cha:", "Full name:"."""
+    words = {fold(w).strip(",:/") for w in label}
+    return {"HO", "TEN"} <= words or {"FULL", "NAME"} <= words
+
+
+#: A name after its label is two to this many words of capitals.
+MAX_NAME_WORDS = 6
+
+
+def restore_name_runs(page: PageText) -> int:
+    """A person's name printed after its label on the same line gets its marks back.
+
+    The name's words are respelled as `pipeline.names.respell_name` says (a common
+    surname's or given name's marks swapped by OCR); only capitals right after a
+    label that names a person, so "ĐĂNG KÝ" in a title or a company's name is not
+    touched. How many words changed.
+    """
+    changed = 0
+    for indices in _by_line(page).values():
+        texts = [page.words[i].text for i in indices]
+        start = 0
+        for k, text in enumerate(texts):
+            if not text.endswith(":"):
+                continue
+            label, start = texts[start : k + 1], k + 1
+            if not _names_a_person(label):
+                continue
+            end = k + 1
+            while end < len(texts) and texts[end].isalpha() and texts[end] == texts[end].upper():
+                end += 1
+            if not 2 <= end - k - 1 <= MAX_NAME_WORDS:
+                continue
+            for i, right in zip(
+                indices[k + 1 : end], respell_name(texts[k + 1 : end]), strict=True
+            ):
+                if page.words[i].text != right:
+                    page.words[i] = dataclasses.replace(page.words[i], text=right)
+                    changed += 1
+    return changed
 
 
 def _zone(page: PageText) -> tuple[list[list[int]], list[str]] | None:
@@ -204,11 +281,11 @@ def restore_mrz(page: PageText) -> int:
 
 def restore_titles(page: PageText) -> int:
     """Respell the page's title words in place; how many words changed."""
-    known = _known()
+    known, mixed = _known(), _known_mixed()
     changed = 0
     for indices in _by_line(page).values():
         words = [page.words[i] for i in indices]
-        changed += _restore_line(words, known)
+        changed += _restore_line(words, known, True) + _restore_line(words, mixed, False)
         for i, word in zip(indices, words, strict=True):
             page.words[i] = word
     return changed
@@ -260,6 +337,26 @@ def restore_names(
 MRZ_FIELD_EDITS = 2
 
 
+def _name_for_zone(
+    read: str, fields: Mapping[str, ExtractedField], sure: Mapping[str, str]
+) -> str | None:
+    """The holder's name to write line 3 from: a sure one, or one that mends a non-word.
+
+    A name printed on the card but read once is still trusted over the zone where the
+    zone's line holds a word no Vietnamese syllable could be ("MTNH") and every word of
+    the printed name is one.
+    """
+    if "full_name" in sure:
+        return sure["full_name"]
+    f = fields.get("full_name")
+    if f is None or not f.value:
+        return None
+    read_words = [w for w in read.split("<") if w]
+    if all(is_syllable(w) for w in read_words):
+        return None
+    return f.value if all(is_syllable(w) for w in f.value.split()) else None
+
+
 def restore_mrz_fields(pages: list[PageText], fields: Mapping[str, ExtractedField]) -> int:
     """A chip card's zone lines rewritten from the fields the paper is sure of.
 
@@ -269,7 +366,10 @@ def restore_mrz_fields(pages: list[PageText], fields: Mapping[str, ExtractedFiel
     misread letter ("HAT" for HAI), and the paper's own fields for it are sure
     (confirmed by the QR code, the printed text or a second read: confidence 0.9 or
     more), the line is written as those fields print it, provided the line as read is
-    within two edits of that. Lines changed.
+    within two edits of that. Line 1's last three characters belong to no field: they
+    are kept as read, or taken as filler where that makes the composite digit as read
+    hold (a "<" read as a digit). Line 3 is also written from a name read once where
+    the zone's name is no word (`_name_for_zone`). Lines changed.
     """
     sure = {k: f.value for k, f in fields.items() if f.confidence >= CONFIRMED_BASE}
     changed = 0
@@ -280,24 +380,47 @@ def restore_mrz_fields(pages: list[PageText], fields: Mapping[str, ExtractedFiel
         reads = repaired_lines(*zone[1])
         if reads[0][2:5] != "VNM":
             continue
-        wants: list[str | None] = [None, None, None]
-        if "personal_id" in sure:
-            wants[0] = first_line(reads[0], sure["personal_id"])
-        if all(k in sure for k in ("date_of_birth", "sex", "expiry_date")):
-            wants[1] = second_line(
-                wants[0],
-                reads[1],
-                date_of_birth=sure["date_of_birth"],
-                sex=sure["sex"],
-                expiry_date=sure["expiry_date"],
-                nationality="VNM",
-            )
-        if "full_name" in sure:
-            words = [fold(w) for w in sure["full_name"].split()]
-            wants[2] = name_line(words[0], words[1:]) if words else None
+        wants = _zone_from_fields(reads, fields, sure)
         texts = [
             want if want and Levenshtein.distance(read, want) <= MRZ_FIELD_EDITS else None
             for want, read in zip(wants, reads, strict=True)
         ]
         changed += _apply(page, zone[0], texts)
     return changed
+
+
+def _zone_from_fields(
+    reads: tuple[str, str, str], fields: Mapping[str, ExtractedField], sure: Mapping[str, str]
+) -> list[str | None]:
+    """The three lines as the fields print them (None where the fields do not say)."""
+
+    def second(first: str | None) -> str | None:
+        if not all(k in sure for k in ("date_of_birth", "sex", "expiry_date")):
+            return None
+        return second_line(
+            first,
+            reads[1],
+            date_of_birth=sure["date_of_birth"],
+            sex=sure["sex"],
+            expiry_date=sure["expiry_date"],
+            nationality="VNM",
+        )
+
+    wants: list[str | None] = [None, None, None]
+    if "personal_id" in sure:
+        for tail in (reads[0][27:30], FILLER_TAIL):
+            one = first_line(reads[0], sure["personal_id"], tail)
+            two = second(one)
+            if two is not None and two[29] == reads[1][29]:
+                wants[0], wants[1] = one, two
+                break
+        else:
+            wants[0] = first_line(reads[0], sure["personal_id"])
+            wants[1] = second(wants[0])
+    else:
+        wants[1] = second(None)
+    name = _name_for_zone(reads[2], fields, sure)
+    if name:
+        words = [fold(w) for w in name.split()]
+        wants[2] = name_line(words[0], words[1:]) if words else None
+    return wants

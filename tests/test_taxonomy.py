@@ -25,6 +25,7 @@ def test_shipped_taxonomy_loads() -> None:
     assert DOC_TYPES["household_register"].validity.date.isoformat() == "2022-12-31"  # type: ignore[union-attr]
     # Letterhead lines are known text, never a title that would decide a type.
     assert "SOCIALIST REPUBLIC OF VIET NAM" in PRINTED_LINES
+    assert "Độc lập - Tự do - Hạnh phúc" in PRINTED_LINES  # the motto, as printed
     titles = {t for d in DOC_TYPES.values() for t in d.title_patterns}
     assert not titles & set(PRINTED_LINES)
 
@@ -38,7 +39,7 @@ def test_shipped_taxonomy_loads() -> None:
         (lambda d: d["types"].append(dict(d["types"][0])), "duplicate"),
         (lambda d: d["types"][0].update(validity={"kind": "period"}), "needs days"),
         (lambda d: d["types"][0]["titles"].append("Căn cước"), "capitals"),
-        (lambda d: d["printed_lines"].append("Bộ Công an"), "capitals"),
+        (lambda d: d["printed_lines"].append("Bộ Công an (2024)"), "words of letters"),
     ],
 )
 def test_bad_taxonomy_is_refused(tmp_path: Path, mutate, message: str) -> None:  # type: ignore[no-untyped-def]

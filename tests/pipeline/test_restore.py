@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from pipeline.restore import restore_mrz, restore_mrz_fields, restore_names, restore_titles
+from pipeline.restore import (
+    restore_mrz,
+    restore_mrz_fields,
+    restore_name_runs,
+    restore_names,
+    restore_titles,
+)
 from pipeline.types import ExtractedField, PageText, Word
 from tests.synth import mrz_lines, sample_fields
 
@@ -52,6 +58,34 @@ def test_known_printed_lines_and_long_runs_with_one_misread_letter_are_restored(
         "BỘ CÔNG AN / MINISTRY OF PUBLIC SECURITY",
         "CỘNG HOÀ XÃ HỘI CHỦ NGHĨA VIỆT NAM",
         "ĐƠN ĐỀ NGHỊ CẤP ĐỔI GIẤY CHỨNG NHẬN",
+    ]
+
+
+def test_the_motto_is_restored_in_its_printed_case_past_its_dashes() -> None:
+    page = _page("Đọc lập - Tự do – Hạnh phúc", "Đọc lập", "ĐỌC LẬP - TỰ DO - HẠNH PHÚC")
+    assert restore_titles(page) == 1
+    assert page.lines == [
+        "Độc lập - Tự do – Hạnh phúc",  # the dashes stay as read
+        "Đọc lập",  # two words of it could be anything
+        "ĐỌC LẬP - TỰ DO - HẠNH PHÚC",  # not as the motto is printed
+    ]
+
+
+def test_a_name_after_its_label_gets_its_marks_back() -> None:
+    page = _page(
+        "Họ, chữ đệm, tên người cha: ĐĂNG MINH QUẦN Năm sinh: 1960",
+        "Họ tên: TRẤN VĂN TUẦN",
+        "TỜ KHAI ĐĂNG KÝ KHAI SINH",  # no label: a title, not a name
+        "Tên doanh nghiệp: CÔNG TY THƯƠNG MẠI ĐĂNG QUÂN",  # a company, not a person
+        "Họ và tên: ĐĂNG",  # one word is no name
+    )
+    assert restore_name_runs(page) == 4
+    assert page.lines == [
+        "Họ, chữ đệm, tên người cha: ĐẶNG MINH QUÂN Năm sinh: 1960",
+        "Họ tên: TRẦN VĂN TUẤN",
+        "TỜ KHAI ĐĂNG KÝ KHAI SINH",
+        "Tên doanh nghiệp: CÔNG TY THƯƠNG MẠI ĐĂNG QUÂN",
+        "Họ và tên: ĐĂNG",
     ]
 
 
@@ -168,10 +202,10 @@ def test_zone_lines_are_rewritten_from_the_cards_sure_fields() -> None:
 
 
 def test_zone_lines_stay_as_read_unless_the_fields_are_sure_and_close() -> None:
-    f = sample_fields("citizen_id_card", 7)
+    f = dict(sample_fields("citizen_id_card", 7), full_name="LÊ VĂN HẢI")
     l1, l2, l3 = mrz_lines(f)
     read_2 = _misread(l2, 1, "9" if l2[1] != "9" else "8")
-    read_3 = _misread(l3, 1, "0" if l3[1] == "O" else "T")
+    read_3 = l3.replace("HAI", "HAT")  # still a syllable: the zone may be right
     page = _zone(l1, read_2, read_3)
     assert restore_mrz_fields([page], _card_fields(f, 0.85)) == 0  # read once: not sure
     sure_id = {"personal_id": _card_fields(f, 0.95)["personal_id"]}
@@ -180,3 +214,26 @@ def test_zone_lines_stay_as_read_unless_the_fields_are_sure_and_close() -> None:
     other = dict(f, full_name="PHẠM THỊ XUÂN", date_of_birth="01/01/1950")
     assert restore_mrz_fields([page], _card_fields(other, 0.95)) == 0  # another holder
     assert page.lines[1:] == [l1, read_2, read_3]
+
+
+def test_a_filler_read_as_a_digit_is_told_by_the_composite_check() -> None:
+    f = sample_fields("citizen_id_card", 8)
+    l1, l2, l3 = mrz_lines(f)
+    assert l1.endswith("<<<")
+    read_1 = l1[:27] + l1[26] + "<<"  # the ID's last digit doubled over the first filler
+    page = _zone(read_1, l2, l3)
+    assert restore_mrz_fields([page], _card_fields(f, 0.95)) == 1
+    assert page.lines[1:] == [l1, l2, l3]  # the composite digit stays as printed
+
+
+def test_a_name_read_once_mends_a_zone_name_that_is_no_word() -> None:
+    f = dict(sample_fields("citizen_id_card", 9), full_name="ĐẶNG MINH THẢO")
+    l1, l2, l3 = mrz_lines(f)
+    assert l3.startswith("DANG<<MINH<THAO<")
+    page = _zone(l1, l2, l3.replace("MINH", "MTNH"))
+    unsure = _card_fields(f, 0.8)
+    assert restore_mrz_fields([page], unsure) == 1
+    assert page.lines[1:] == [l1, l2, l3]
+    misread_name = unsure | {"full_name": ExtractedField("ĐẶNG MTNH THẢO", 0.8)}
+    page = _zone(l1, l2, l3.replace("MINH", "MTNH"))
+    assert restore_mrz_fields([page], misread_name) == 0  # the printed name is no better
