@@ -38,6 +38,13 @@ MAX_POINTS = 40_000
 #: right way without them). A diacritic's dot sits closer than that to its letter.
 #: Only the up/down answer leaves them out.
 SPECK_AREA, SPECK_REACH = 2, 5
+#: A card's short centred lines (a title, a number under it) hold little ink per row
+#: and break into slivers of core a few rows tall; where these outnumber the lines,
+#: the median core is a sliver (5 px where the lines are 27: a 300 dpi legacy ID card
+#: was read as 61 dpi, scaled up 3x and flagged for a re-scan). Core runs carrying at
+#: least LINE_INK_SHARE of the heaviest run's ink are lines; when their median is
+#: SLIVER_RATIO times the plain median or more, it is the text height.
+LINE_INK_SHARE, SLIVER_RATIO = 0.2, 1.5
 
 Quad = np.ndarray  # 4x2 float32: top-left, top-right, bottom-right, bottom-left
 
@@ -236,6 +243,7 @@ def _asymmetry(profile: np.ndarray) -> tuple[float, float, int]:
     ends = list(edges[1::2] + 1) if core[0] == 0 else list(edges[::2] + 1)
     above = below = 0.0
     heights: list[int] = []
+    masses: list[float] = []
     for a, b in zip(starts, ends, strict=False):
         c = b - a
         if c < 2:
@@ -244,9 +252,19 @@ def _asymmetry(profile: np.ndarray) -> tuple[float, float, int]:
         above += float(smooth[max(0, a - reach) : a].sum())
         below += float(smooth[b : b + reach].sum())
         heights.append(c)
+        masses.append(float(smooth[a:b].sum()))
     if not heights or above + below <= 0:
         return 0.0, 0.0, len(heights)
-    return (above - below) / (above + below), float(np.median(heights)), len(heights)
+    return (above - below) / (above + below), _core_height(heights, masses), len(heights)
+
+
+def _core_height(heights: list[int], masses: list[float]) -> float:
+    """Median core run height, unless slivers of short lines drag it down (see SLIVER_RATIO)."""
+    plain = float(np.median(heights))
+    top = max(masses)
+    lines = [c for c, m in zip(heights, masses, strict=True) if m >= LINE_INK_SHARE * top]
+    inked = float(np.median(lines))
+    return inked if inked >= SLIVER_RATIO * plain else plain
 
 
 def measure_layout(ink: np.ndarray) -> Layout:

@@ -173,6 +173,17 @@ def test_text_is_scaled_into_tesseracts_range(dpi: int) -> None:
     assert q.estimated_dpi == pytest.approx(dpi, rel=0.25)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 3])
+def test_a_cards_short_lines_do_not_pass_for_small_text(seed: int) -> None:
+    # A legacy ID card's centred title lines break the line profile into slivers;
+    # their median once read it as 55 dpi, scaled it 3.5x and asked for a re-scan.
+    image, _ = render_page("legacy_id_card", sample_fields("legacy_id_card", seed), 300, seed)
+    q = prepare_page(image, 300, _NoOsd()).quality
+    assert q.scale == 1.0
+    assert q.estimated_dpi == pytest.approx(300, rel=0.25)
+    assert q.rescan_reasons == []
+
+
 def test_uneven_light_is_flattened(card: tuple[Image.Image, list[str], dict[str, str]]) -> None:
     shaded, dpi = degrade(card[0], "uneven_light", random.Random(5), 300)
     prepared = prepare_page(shaded, dpi, _NoOsd())
