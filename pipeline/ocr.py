@@ -73,6 +73,10 @@ DASH_MIN_ASPECT = 1.5
 #: were 2-3 px specks under a tenth of the line's height; the smallest true mark (a
 #: bold hyphen) measured a fifth of it.
 SPECK_MAX_SIZE = 0.15
+#: An underscore word narrower than this share of its line's letter height is a speck
+#: or a mark's detached dot, not a fill-in line (those run for several letters): on
+#: legacy ID cards read at their own scale Tesseract made "_" of the dot under "Ộ".
+UNDERSCORE_MAX_WIDTH = 1.0
 
 
 class OcrEngine(Protocol):
@@ -277,7 +281,8 @@ def _dashes(words: list[Word], caps: dict[int, list[int]]) -> list[Word]:
 
 
 def _without_specks(words: list[Word]) -> list[Word]:
-    """The words less mark-only ones too small beside their line's letters to be ink."""
+    """The words less mark-only ones too small beside their line's letters to be ink,
+    and underscores too short to be a fill-in line."""
     heights: dict[int, list[int]] = {}
     for w in words:
         if any(c.isalpha() for c in w.text):
@@ -285,12 +290,15 @@ def _without_specks(words: list[Word]) -> list[Word]:
     if not heights:
         return words
     page = statistics.median(h for v in heights.values() for h in v)
-    least = {n: SPECK_MAX_SIZE * statistics.median(v) for n, v in heights.items()}
+    letter = {n: statistics.median(v) for n, v in heights.items()}
     return [
         w
         for w in words
-        if any(c.isalnum() for c in w.text)
-        or max(w.width, w.height) >= least.get(w.line, SPECK_MAX_SIZE * page)
+        if (
+            any(c.isalnum() for c in w.text)
+            or max(w.width, w.height) >= SPECK_MAX_SIZE * letter.get(w.line, page)
+        )
+        and not (set(w.text) == {"_"} and w.width < UNDERSCORE_MAX_WIDTH * letter.get(w.line, page))
     ]
 
 

@@ -183,11 +183,13 @@ def test_marks_too_small_beside_their_line_are_specks_however_sure() -> None:
             _hocr_word([("-", 60, 63, 92.0)], wconf=92, top=30, bottom=33),  # 3 px: a speck
             _hocr_word([("-", 70, 78, 93.0)], wconf=93, top=28, bottom=32),  # a hyphen
             _hocr_word([("/", 90, 100, 93.0)], wconf=93),
+            _hocr_word([("_", 110, 121, 50.0)], wconf=50, top=40, bottom=48),  # a dot as "_"
+            _hocr_word([("_", 130, 210, 90.0)], wconf=90, top=40, bottom=42),  # a fill-in line
         ],
         [_hocr_word([(".", 10, 12, 90.0)], wconf=90, top=60, bottom=62)],  # on a line of its own
     )
     page = parse_hocr(hocr, 1, 500, 500)
-    assert page.lines == ["Họ - /"]
+    assert page.lines == ["Họ - / _"]
 
 
 def test_lines_are_read_down_the_page() -> None:
