@@ -80,3 +80,21 @@ def respell_name(words: list[str]) -> list[str]:
         elif word not in GIVEN_NAMES:
             out[i] = _GIVEN_BY_FOLD.get(fold(word), word)
     return out
+
+
+#: The provinces and centrally-run cities (63, as before the 2025 merger; every
+#: address on a paper issued before it names one), with both ways of placing the mark
+#: on "oa" (Hòa, Hoà). In an address OCR drops a mark ("Hòa Binh") or doubles one.
+_PROVINCES_TEXT = """
+Hà Nội | Hồ Chí Minh | Hải Phòng | Đà Nẵng | Cần Thơ | An Giang | Bà Rịa - Vũng Tàu |
+Bắc Giang | Bắc Kạn | Bạc Liêu | Bắc Ninh | Bến Tre | Bình Định | Bình Dương |
+Bình Phước | Bình Thuận | Cà Mau | Cao Bằng | Đắk Lắk | Đắk Nông | Điện Biên |
+Đồng Nai | Đồng Tháp | Gia Lai | Hà Giang | Hà Nam | Hà Tĩnh | Hải Dương | Hậu Giang |
+Hòa Bình | Hoà Bình | Hưng Yên | Khánh Hòa | Khánh Hoà | Kiên Giang | Kon Tum |
+Lai Châu | Lâm Đồng | Lạng Sơn | Lào Cai | Long An | Nam Định | Nghệ An | Ninh Bình |
+Ninh Thuận | Phú Thọ | Phú Yên | Quảng Bình | Quảng Nam | Quảng Ngãi | Quảng Ninh |
+Quảng Trị | Sóc Trăng | Sơn La | Tây Ninh | Thái Bình | Thái Nguyên | Thanh Hóa |
+Thanh Hoá | Thừa Thiên Huế | Tiền Giang | Trà Vinh | Tuyên Quang | Vĩnh Long |
+Vĩnh Phúc | Yên Bái
+"""
+PROVINCES = tuple(p.strip() for p in _PROVINCES_TEXT.split("|"))

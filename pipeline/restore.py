@@ -45,7 +45,7 @@ from pipeline.mrz import (
     second_line,
     td1_start,
 )
-from pipeline.names import is_syllable, respell_name
+from pipeline.names import PROVINCES, is_syllable, respell_name
 from pipeline.types import ExtractedField, PageText, Word
 from pipeline.weigh import CONFIRMED_BASE
 
@@ -56,6 +56,8 @@ MIN_PART_WORDS = 3
 LONG_RUN = 15
 #: Dashes printed between a line's words (the motto's), passed over when matching.
 DASHES = frozenset({"-", "–", "—"})
+#: Marks that may end a word of running text known in upper and lower case.
+CLAUSE_ENDS = ",.;:"
 
 
 def _letters_only(folded: str) -> bool:
@@ -63,39 +65,53 @@ def _letters_only(folded: str) -> bool:
 
 
 @cache
-def _known() -> dict[tuple[str, ...], tuple[str, ...]]:
+def _known() -> dict[tuple[str, ...], Spelling]:
     """Folded word runs -> printed spelling, from capitals titles and the printed lines."""
     patterns = [p for doc in DOC_TYPES.values() for p in doc.title_patterns]
     return _runs(p for p in (*patterns, *PRINTED_LINES) if p == p.upper())
 
 
 @cache
-def _known_mixed() -> dict[tuple[str, ...], tuple[str, ...]]:
-    """The same for printed lines in upper and lower case (the national motto)."""
-    return _runs(p for p in PRINTED_LINES if p != p.upper())
+def _known_mixed() -> dict[tuple[str, ...], Spelling]:
+    """The same for text in upper and lower case: the motto, the provinces' names."""
+    return _runs((*(p for p in PRINTED_LINES if p != p.upper()), *PROVINCES))
 
 
-def _runs(patterns: Iterable[str]) -> dict[tuple[str, ...], tuple[str, ...]]:
-    """Each pattern's words (dashes left out) and its runs of three words or more, by fold.
+#: A known spelling: the printed words (and any dash between them), None where two
+#: printed forms with the same letters differ (HÒA, HOÀ): that word stays as read.
+Spelling = tuple[str | None, ...]
 
-    A fold two patterns spell differently is left out: which one was printed is unknown.
+
+def _runs(patterns: Iterable[str]) -> dict[tuple[str, ...], Spelling]:
+    """Each pattern's words and its runs of three words or more, by the fold of their words.
+
+    Dashes between the words are kept in the spelling but not in the fold. Where two
+    patterns with the same fold spell a word differently, the word is None; where they
+    differ in their dashes, the fold is left out.
     """
     spellings: dict[tuple[str, ...], set[tuple[str, ...]]] = {}
     for pattern in patterns:
-        words = tuple(w for w in unicodedata.normalize("NFC", pattern).split() if w not in DASHES)
-        if not all(_letters_only(fold(w)) for w in words):
+        tokens = tuple(unicodedata.normalize("NFC", pattern).split())
+        at = [i for i, t in enumerate(tokens) if t not in DASHES]
+        if not all(_letters_only(fold(tokens[i])) for i in at):
             continue
-        runs = {words} if len(words) >= 2 else set()
-        for size in range(MIN_PART_WORDS, len(words)):
-            runs.update(words[i : i + size] for i in range(len(words) - size + 1))
-        for run in runs:
-            spellings.setdefault(tuple(fold(w) for w in run), set()).add(run)
-    return {k: next(iter(v)) for k, v in spellings.items() if len(v) == 1}
+        sizes = [len(at)] if len(at) >= 2 else []
+        sizes += range(MIN_PART_WORDS, len(at))
+        for size in sizes:
+            for i in range(len(at) - size + 1):
+                run = tokens[at[i] : at[i + size - 1] + 1]
+                key = tuple(fold(t) for t in run if t not in DASHES)
+                spellings.setdefault(key, set()).add(run)
+    known: dict[tuple[str, ...], Spelling] = {}
+    for key, runs in spellings.items():
+        if len({tuple(t in DASHES and t for t in r) for r in runs}) == 1:
+            known[key] = tuple(w[0] if len(set(w)) == 1 else None for w in zip(*runs, strict=True))
+    return known
 
 
 @cache
 def _by_shape() -> dict[tuple[int, ...], list[tuple[str, ...]]]:
-    """Known runs of LONG_RUN letters or more, by their words' lengths."""
+    """Known runs of LONG_RUN letters or more, by their words' lengths (as folded)."""
     shapes: dict[tuple[int, ...], list[tuple[str, ...]]] = {}
     for run in _known():
         if sum(len(w) for w in run) >= LONG_RUN:
@@ -103,9 +119,7 @@ def _by_shape() -> dict[tuple[int, ...], list[tuple[str, ...]]]:
     return shapes
 
 
-def _near(
-    folded: tuple[str, ...], known: dict[tuple[str, ...], tuple[str, ...]]
-) -> tuple[str, ...] | None:
+def _near(folded: tuple[str, ...], known: dict[tuple[str, ...], Spelling]) -> Spelling | None:
     """The one known run this run is but for one misread letter; else None.
 
     A stacked mark is sometimes read as a letter of its own: "NGHITẸP" and "NGHITIEP"
@@ -114,7 +128,7 @@ def _near(
     may be the wrong one (never a mark of punctuation), and every way of undoing it
     must lead to the same spelling.
     """
-    found: set[tuple[str, ...]] = set()
+    found: set[Spelling] = set()
     for k, word in enumerate(folded):
         for j, ch in enumerate(word):
             if len(word) > 1 and "A" <= ch <= "Z":
@@ -140,13 +154,11 @@ def _same_case(read: str, printed: str) -> bool:
     return read != read.upper() and read[:1].isupper() == printed[:1].isupper()
 
 
-def _restore_line(
-    words: list[Word], known: dict[tuple[str, ...], tuple[str, ...]], capitals: bool
-) -> int:
-    """Respell the line's known runs of words in place; a dash between them is passed over.
+def _restore_line(words: list[Word], known: dict[tuple[str, ...], Spelling], capitals: bool) -> int:
+    """Respell the line's known runs of words in place, passing over the dashes between them.
 
     With ``capitals``, only runs of capitals, which may also be near a known run
-    (`_near`); else a run in the printed line's upper and lower case, exactly.
+    (`_near`); else a run in the printed text's upper and lower case, exactly.
     """
     at = [i for i, w in enumerate(words) if w.text not in DASHES]
     longest = max((len(k) for k in known), default=0)
@@ -157,22 +169,45 @@ def _restore_line(
             run = [words[k] for k in at[i : i + size]]
             if capitals and not all(w.text == w.text.upper() for w in run):
                 continue
-            folded = tuple(fold(w.text) for w in run)
+            # In running text a word may end a clause ("Hòa Binh,"): the mark stays.
+            folded = tuple(fold(w.text if capitals else w.text.rstrip(CLAUSE_ENDS)) for w in run)
             spelling = known.get(folded)
             if spelling is None and capitals and size >= MIN_PART_WORDS:
                 spelling = _near(folded, known)
-            if spelling is None or not all(
-                _same_case(w.text, right) for w, right in zip(run, spelling, strict=True)
+            if spelling is None:
+                continue
+            printed = [t for t in spelling if t is None or t not in DASHES]
+            if not all(
+                right is None or _same_case(w.text, right)
+                for w, right in zip(run, printed, strict=True)
             ):
                 continue
-            for k, right in zip(at[i : i + size], spelling, strict=True):
-                if words[k].text != right:
-                    words[k] = dataclasses.replace(words[k], text=right)
-                    changed += 1
+            changed += _respell(words, range(at[i], at[i + size - 1] + 1), spelling)
             i += size
             break
         else:
             i += 1
+    return changed
+
+
+def _respell(words: list[Word], stretch: range, spelling: Spelling) -> int:
+    """Give the stretch's words the spelling's words; its dashes stay as read.
+
+    The motto is printed with hyphens on some papers and en dashes on others.
+    """
+    printed = [t for t in spelling if t is None or t not in DASHES]
+    changed = seen = 0
+    for k in stretch:
+        text = words[k].text
+        if text in DASHES:
+            continue
+        right = printed[seen]
+        seen += 1
+        if right is not None:
+            right += text[len(text.rstrip(CLAUSE_ENDS)) :]
+        if right is not None and right != text:
+            words[k] = dataclasses.replace(words[k], text=right)
+            changed += 1
     return changed
 
 
@@ -198,34 +233,57 @@ def _names_a_person(label: list[str]) -> bool:
 MAX_NAME_WORDS = 6
 
 
+#: A label may run on past a colon for this many words ("Họ, chữ đệm và tên: chủ hộ:").
+LABEL_TAIL_WORDS = 3
+
+
+def _capitals(text: str) -> bool:
+    return text.isalpha() and text == text.upper()
+
+
+def _name_runs(texts: list[str]) -> list[range]:
+    """Where a line holds a person's name: capitals after a label that names a person.
+
+    A line of capitals alone is left: "TRƯỞNG CÔNG AN" (the police chief over a
+    signature) is as much a name as "ĐĂNG KIM THẢO" (a signer's).
+    """
+    runs: list[range] = []
+    start, prev = 0, None  # the label's first word; the colon before, if any
+    for k, text in enumerate(texts):
+        if not text.endswith(":"):
+            continue
+        if prev is not None and (
+            k - prev > LABEL_TAIL_WORDS or not _names_a_person(texts[start : prev + 1])
+        ):
+            start = prev + 1
+        prev = k
+        if not _names_a_person(texts[start : k + 1]):
+            continue
+        end = k + 1
+        while end < len(texts) and _capitals(texts[end]):
+            end += 1
+        if 2 <= end - k - 1 <= MAX_NAME_WORDS:
+            runs.append(range(k + 1, end))
+            start, prev = end, None
+    return runs
+
+
 def restore_name_runs(page: PageText) -> int:
-    """A person's name printed after its label on the same line gets its marks back.
+    """A person's name printed after its label gets its marks back.
 
     The name's words are respelled as `pipeline.names.respell_name` says (a common
     surname's or given name's marks swapped by OCR); only capitals right after a
     label that names a person, so "ĐĂNG KÝ" in a title or a company's name is not
-    touched. How many words changed.
+    touched. Words changed.
     """
     changed = 0
     for indices in _by_line(page).values():
         texts = [page.words[i].text for i in indices]
-        start = 0
-        for k, text in enumerate(texts):
-            if not text.endswith(":"):
-                continue
-            label, start = texts[start : k + 1], k + 1
-            if not _names_a_person(label):
-                continue
-            end = k + 1
-            while end < len(texts) and texts[end].isalpha() and texts[end] == texts[end].upper():
-                end += 1
-            if not 2 <= end - k - 1 <= MAX_NAME_WORDS:
-                continue
-            for i, right in zip(
-                indices[k + 1 : end], respell_name(texts[k + 1 : end]), strict=True
-            ):
-                if page.words[i].text != right:
-                    page.words[i] = dataclasses.replace(page.words[i], text=right)
+        for run in _name_runs(texts):
+            names = respell_name([texts[k] for k in run])
+            for k, right in zip(run, names, strict=True):
+                if texts[k] != right:
+                    page.words[indices[k]] = dataclasses.replace(page.words[indices[k]], text=right)
                     changed += 1
     return changed
 

@@ -65,9 +65,25 @@ def test_the_motto_is_restored_in_its_printed_case_past_its_dashes() -> None:
     page = _page("Đọc lập - Tự do – Hạnh phúc", "Đọc lập", "ĐỌC LẬP - TỰ DO - HẠNH PHÚC")
     assert restore_titles(page) == 1
     assert page.lines == [
-        "Độc lập - Tự do – Hạnh phúc",  # the dashes stay as read
+        "Độc lập - Tự do – Hạnh phúc",  # its dashes as read: papers print either
         "Đọc lập",  # two words of it could be anything
         "ĐỌC LẬP - TỰ DO - HẠNH PHÚC",  # not as the motto is printed
+    ]
+
+
+def test_a_provinces_name_in_an_address_gets_its_marks_back() -> None:
+    page = _page(
+        "Xã Hòa Bình, huyện Kim Bôi, Hòa Binh",
+        "thành phố Thái Nguyên, Thái Nguyễn.",
+        "Hoà Bình, Khánh Hòa",  # both placings of the mark are printed: kept
+        "HÒA BINH",  # not as a province is written in running text
+    )
+    assert restore_titles(page) == 2
+    assert page.lines == [
+        "Xã Hòa Bình, huyện Kim Bôi, Hòa Bình",
+        "thành phố Thái Nguyên, Thái Nguyên.",
+        "Hoà Bình, Khánh Hòa",
+        "HÒA BINH",
     ]
 
 
@@ -78,14 +94,20 @@ def test_a_name_after_its_label_gets_its_marks_back() -> None:
         "TỜ KHAI ĐĂNG KÝ KHAI SINH",  # no label: a title, not a name
         "Tên doanh nghiệp: CÔNG TY THƯƠNG MẠI ĐĂNG QUÂN",  # a company, not a person
         "Họ và tên: ĐĂNG",  # one word is no name
+        "Họ, chữ đệm và tên: chủ hộ: ĐĂNG QUỐC TUẤN",  # the label runs on past a colon
+        "Ngày sinh: 01/01/1990 Dân tộc: KINH MƯỜNG",  # no person's name here
+        "TRƯỞNG CÔNG AN",  # a line of capitals alone: a name or the police chief?
     )
-    assert restore_name_runs(page) == 4
+    assert restore_name_runs(page) == 5
     assert page.lines == [
         "Họ, chữ đệm, tên người cha: ĐẶNG MINH QUÂN Năm sinh: 1960",
         "Họ tên: TRẦN VĂN TUẤN",
         "TỜ KHAI ĐĂNG KÝ KHAI SINH",
         "Tên doanh nghiệp: CÔNG TY THƯƠNG MẠI ĐĂNG QUÂN",
         "Họ và tên: ĐĂNG",
+        "Họ, chữ đệm và tên: chủ hộ: ĐẶNG QUỐC TUẤN",
+        "Ngày sinh: 01/01/1990 Dân tộc: KINH MƯỜNG",
+        "TRƯỞNG CÔNG AN",
     ]
 
 
