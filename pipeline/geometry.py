@@ -42,9 +42,11 @@ SPECK_AREA, SPECK_REACH = 2, 5
 #: and break into slivers of core a few rows tall; where these outnumber the lines,
 #: the median core is a sliver (5 px where the lines are 27: a 300 dpi legacy ID card
 #: was read as 61 dpi, scaled up 3x and flagged for a re-scan). Core runs carrying at
-#: least LINE_INK_SHARE of the heaviest run's ink are lines; when their median is
-#: SLIVER_RATIO times the plain median or more, it is the text height.
-LINE_INK_SHARE, SLIVER_RATIO = 0.2, 1.5
+#: least LINE_INK_SHARE of the heaviest run's ink are lines; runs under SLIVER_SHARE of
+#: their median height are slivers, and when they are half the runs or more, the text
+#: height is the median of the rest. (A page blurred past reading merges its lines
+#: into a few tall runs beside some slivers: its median stays as it was.)
+LINE_INK_SHARE, SLIVER_SHARE = 0.2, 1 / 3
 
 Quad = np.ndarray  # 4x2 float32: top-left, top-right, bottom-right, bottom-left
 
@@ -259,12 +261,14 @@ def _asymmetry(profile: np.ndarray) -> tuple[float, float, int]:
 
 
 def _core_height(heights: list[int], masses: list[float]) -> float:
-    """Median core run height, unless slivers of short lines drag it down (see SLIVER_RATIO)."""
-    plain = float(np.median(heights))
+    """Median core run height, slivers of short lines left out where they are the most."""
     top = max(masses)
     lines = [c for c, m in zip(heights, masses, strict=True) if m >= LINE_INK_SHARE * top]
-    inked = float(np.median(lines))
-    return inked if inked >= SLIVER_RATIO * plain else plain
+    least = SLIVER_SHARE * float(np.median(lines))
+    rest = [c for c in heights if c >= least]
+    if 2 * (len(heights) - len(rest)) >= len(heights):
+        return float(np.median(rest))
+    return float(np.median(heights))
 
 
 def measure_layout(ink: np.ndarray) -> Layout:
