@@ -328,6 +328,20 @@ def _reading_order(words: list[Word]) -> dict[int, int]:
     return {n: i for i, n in enumerate(ordered)}
 
 
+def _unglued(text: str) -> str:
+    """A word less one underscore at its start or end: a speck under its edge.
+
+    Tesseract glues these to a word ("1992_", "HÀ_", "_Người"); no printed word of
+    these papers starts or ends with one, and a fill-in line is two or more.
+    """
+    if any(c.isalnum() for c in text):
+        if text.endswith("_") and not text.endswith("__"):
+            text = text[:-1]
+        if text.startswith("_") and not text.startswith("__"):
+            text = text[1:]
+    return text
+
+
 def parse_hocr(hocr: str, number: int, width: int, height: int) -> PageText:
     """Words with boxes and confidences from Tesseract's hOCR, lines in order down the page."""
     try:
@@ -343,6 +357,7 @@ def parse_hocr(hocr: str, number: int, width: int, height: int) -> PageText:
             line_no += 1
         elif cls == "ocrx_word":
             text, cap_heights = _word_text(el)
+            text = _unglued(text)
             caps.setdefault(max(line_no, 0), []).extend(cap_heights)
             box = _BBOX.search(el.get("title", ""))
             if not text or box is None:

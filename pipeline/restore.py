@@ -54,6 +54,8 @@ from pipeline.weigh import CONFIRMED_BASE
 MIN_PART_WORDS = 3
 #: A run of this many letters or more may also have one letter misread for another.
 LONG_RUN = 15
+#: How many letters of such a run may be misread, added or dropped.
+LONG_RUN_EDITS = 2
 #: Dashes printed between a line's words (the motto's), passed over when matching.
 DASHES = frozenset({"-", "–", "—"})
 #: Marks that may end a word of running text known in upper and lower case.
@@ -110,23 +112,24 @@ def _runs(patterns: Iterable[str]) -> dict[tuple[str, ...], Spelling]:
 
 
 @cache
-def _by_shape() -> dict[tuple[int, ...], list[tuple[str, ...]]]:
-    """Known runs of LONG_RUN letters or more, by their words' lengths (as folded)."""
-    shapes: dict[tuple[int, ...], list[tuple[str, ...]]] = {}
+def _long_runs() -> dict[int, list[tuple[str, ...]]]:
+    """Known runs (as folded) of LONG_RUN letters or more, by their number of words."""
+    runs: dict[int, list[tuple[str, ...]]] = {}
     for run in _known():
         if sum(len(w) for w in run) >= LONG_RUN:
-            shapes.setdefault(tuple(len(w) for w in run), []).append(run)
-    return shapes
+            runs.setdefault(len(run), []).append(run)
+    return runs
 
 
 def _near(folded: tuple[str, ...], known: dict[tuple[str, ...], Spelling]) -> Spelling | None:
-    """The one known run this run is but for one misread letter; else None.
+    """The one known run this run is but for a letter or two misread; else None.
 
-    A stacked mark is sometimes read as a letter of its own: "NGHITẸP" and "NGHITIEP"
-    for NGHIỆP, "TTRUNG" beside it; in a run of LONG_RUN letters or more, one letter
-    read for another is allowed too ("SOCTIALIST", "MINISTRY OE PUBLIC"). Only a letter
-    may be the wrong one (never a mark of punctuation), and every way of undoing it
-    must lead to the same spelling.
+    A stacked mark is sometimes read as a letter of its own: "NGHITẸP" for NGHIỆP,
+    "TTRUNG" beside it. In a run of LONG_RUN letters or more, up to LONG_RUN_EDITS
+    letters may be read for others, added or dropped, word by word ("SOCTIALIST",
+    "MINISTRY OE PUBLIC", "NGHITIEP" where the mark became two letters). Only letters
+    may be wrong (never a mark of punctuation), and the nearest known runs must all
+    have the same spelling.
     """
     found: set[Spelling] = set()
     for k, word in enumerate(folded):
@@ -135,16 +138,22 @@ def _near(folded: tuple[str, ...], known: dict[tuple[str, ...], Spelling]) -> Sp
                 spelling = known.get((*folded[:k], word[:j] + word[j + 1 :], *folded[k + 1 :]))
                 if spelling is not None:
                     found.add(spelling)
-    for run in _by_shape().get(tuple(len(w) for w in folded), []):
-        wrong = [
-            (a, b)
-            for w, r in zip(folded, run, strict=True)
-            for a, b in zip(w, r, strict=True)
-            if a != b
-        ]
-        if len(wrong) == 1 and "A" <= wrong[0][0] <= "Z":
-            found.add(known[run])
-    return found.pop() if len(found) == 1 else None
+    if found or known is not _known() or not all(_letters_only(w) for w in folded):
+        return found.pop() if len(found) == 1 else None
+    if sum(len(w) for w in folded) < LONG_RUN:
+        return None
+    best, nearest = LONG_RUN_EDITS + 1, set()
+    for run in _long_runs().get(len(folded), []):
+        edits = 0
+        for a, b in zip(folded, run, strict=True):
+            edits += Levenshtein.distance(a, b, score_cutoff=best - edits)
+            if edits > best:
+                break
+        if edits < best:
+            best, nearest = edits, {known[run]}
+        elif edits == best:
+            nearest.add(known[run])
+    return nearest.pop() if best <= LONG_RUN_EDITS and len(nearest) == 1 else None
 
 
 def _same_case(read: str, printed: str) -> bool:

@@ -192,6 +192,17 @@ def test_marks_too_small_beside_their_line_are_specks_however_sure() -> None:
     assert page.lines == ["Họ - / _"]
 
 
+def test_an_underscore_glued_to_a_words_edge_is_a_speck() -> None:
+    hocr = _hocr_page(
+        [
+            _hocr_word([("H", 10, 30, 99.0), ("À", 32, 50, 99.0), ("_", 51, 60, 60.0)], wconf=90),
+            _hocr_word([("_", 70, 78, 60.0), ("A", 80, 100, 99.0)], wconf=90),
+            _hocr_word([("B", 110, 130, 99.0), ("_", 131, 140, 60.0), ("_", 141, 150, 60.0)]),
+        ]
+    )
+    assert parse_hocr(hocr, 1, 500, 500).lines == ["HÀ A B__"]
+
+
 def test_lines_are_read_down_the_page() -> None:
     def line(text: str, top: int, left: int = 10) -> list[str]:
         chars = [(c, left + 20 * i, left + 20 * i + 18, 95.0) for i, c in enumerate(text)]

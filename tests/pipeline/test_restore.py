@@ -51,13 +51,15 @@ def test_known_printed_lines_and_long_runs_with_one_misread_letter_are_restored(
         "BỘ CÔNG AN / MINISTRY OE PUBLIC SECURITY",  # a letter misread, in 24 letters
         "CỘNG HOÀ XÃ HỘI CHU NGHĨA VIỆT NAM",  # both HÒA and HOÀ are printed: kept
         "ĐƠN ĐỀ NGHỊ CẤP ĐỐI GIẤY CHỨNG NHẬN",  # a standard form's title
+        "BANG TOT NGHITIEP TRUNG HỌC PHỔ THÔNG",  # a mark read as two letters, in 29
     )
-    assert restore_titles(page) == 4
+    assert restore_titles(page) == 7
     assert page.lines == [
         "SOCIALIST REPUBLIC OF VIET NAM",
         "BỘ CÔNG AN / MINISTRY OF PUBLIC SECURITY",
         "CỘNG HOÀ XÃ HỘI CHỦ NGHĨA VIỆT NAM",
         "ĐƠN ĐỀ NGHỊ CẤP ĐỔI GIẤY CHỨNG NHẬN",
+        "BẰNG TỐT NGHIỆP TRUNG HỌC PHỔ THÔNG",
     ]
 
 
