@@ -1,24 +1,29 @@
 """Restore stage: give printed text back what OCR got wrong, where the truth is known.
 
-Two kinds of printed text are known without reading them:
+Three kinds of text are known, or nearly, without reading them:
 
-- **Titles.** Bold capitals stack two marks over one letter (Ấ, Ẩ, Ứ), and
-  Tesseract's most common residual error on the accuracy corpus was reading one of
-  them as another: "GIẦY" for GIẤY (8 times in 57 pages), "CHÚNG", "NHÂN",
-  "CAN CƯƠC", "SỐ HỘ KHAU"; or as a letter of its own: "NGHITẸP" for NGHIỆP. The
-  titles are the taxonomy's title patterns and printed lines (letterheads, a card's
-  fixed print), as a re-typist at the desk knows the printed forms. Where a run of
-  capitals is, letter for letter without diacritics, a known title (or three or more
-  words of one), or such a run of three words or more with one letter added, or one
-  of 15 letters or more with one letter misread, its words take the known spelling.
-  A shorter run whose base letters differ, a word with punctuation in it, or text in
-  lower case is left as read, and a fold spelled two ways (HÒA, HOÀ) is never used.
+- **Titles and printed lines.** Bold capitals stack two marks over one letter (Ấ,
+  Ẩ, Ứ), and Tesseract's most common residual error on the accuracy corpus was
+  reading one of them as another: "GIẦY" for GIẤY (8 times in 57 pages), "CHÚNG",
+  "CAN CƯƠC", "SỐ HỘ KHAU"; or as letters of their own: "NGHITẸP", "NGHITIEP" for
+  NGHIỆP. The titles are the taxonomy's title patterns and printed lines
+  (letterheads, a card's fixed print), as a re-typist at the desk knows the printed
+  forms. Where a run of capitals is, letter for letter without diacritics, a known
+  title (or three or more words of one), or such a run of three words or more with
+  one letter added, or one of 15 letters or more with up to two letters misread,
+  added or dropped, its words take the known spelling. A shorter run whose base
+  letters differ or a word with punctuation in it is left as read, and a word two
+  printed forms spell differently (HÒA, HOÀ) keeps its reading. Text known in upper
+  and lower case (the motto, the provinces' names) is matched exactly, in its case;
+  dashes between known words stay as read.
+- **Names.** A person's name after its label ("Họ và tên:") takes back the marks
+  OCR swapped on common surnames and given names (`pipeline.names`).
 - **A chip card's MRZ.** Its first two lines carry check digits; where they hold,
   the lines are rewritten as the checks prove them (the small-print "TDVNM" for
   IDVNM, O for 0). The name line has no check digit and stays as read here.
 
-Both run on each page right after its OCR. Two more run once a paper's fields are
-extracted, so that the record's text and fields agree: `restore_names` gives a
+All three run on each page right after its OCR. Two more run once a paper's fields
+are extracted, so that the record's text and fields agree: `restore_names` gives a
 name field's words the field's spelling where only their marks differ, and
 `restore_mrz_fields` writes a chip card's zone lines as its sure fields print
 them, where the line as read is within two edits of that.
