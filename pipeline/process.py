@@ -30,7 +30,8 @@ from pipeline.ocr import OcrEngine, TesseractEngine
 from pipeline.preprocess import prepare_page
 from pipeline.qr import decode_qr
 from pipeline.rasterise import decode_image, encode_jpeg, render_page
-from pipeline.restore import restore_mrz_fields, restore_names, restore_text
+from pipeline.restore import restore_names, restore_text
+from pipeline.restore_mrz import restore_mrz_fields
 from pipeline.types import DocumentSpan, Limits, PageText, Reread, Triage
 from schemas.record import Record
 

@@ -59,12 +59,17 @@ class PageText:
     hocr: str = field(default="", repr=False, compare=False)
     text_layer_pdf: bytes = field(default=b"", repr=False, compare=False)
 
+    def line_indices(self) -> dict[int, list[int]]:
+        """Each line's number -> the indices of its words in ``words``, in order read."""
+        grouped: dict[int, list[int]] = {}
+        for index, w in enumerate(self.words):
+            grouped.setdefault(w.line, []).append(index)
+        return grouped
+
     @property
     def lines(self) -> list[str]:
-        grouped: dict[int, list[str]] = {}
-        for w in self.words:
-            grouped.setdefault(w.line, []).append(w.text)
-        return [" ".join(grouped[k]) for k in sorted(grouped)]
+        grouped = self.line_indices()
+        return [" ".join(self.words[i].text for i in grouped[k]) for k in sorted(grouped)]
 
     @property
     def text(self) -> str:

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from pipeline.restore import (
-    restore_mrz,
-    restore_mrz_fields,
-    restore_name_runs,
-    restore_names,
-    restore_titles,
-)
+from pipeline.restore import restore_name_runs, restore_names, restore_titles
+from pipeline.restore_mrz import restore_mrz, restore_mrz_fields
 from pipeline.types import ExtractedField, PageText, Word
 from tests.synth import mrz_lines, sample_fields
 
