@@ -291,15 +291,14 @@ def _without_specks(words: list[Word]) -> list[Word]:
         return words
     page = statistics.median(h for v in heights.values() for h in v)
     letter = {n: statistics.median(v) for n, v in heights.items()}
-    return [
-        w
-        for w in words
-        if (
-            any(c.isalnum() for c in w.text)
-            or max(w.width, w.height) >= SPECK_MAX_SIZE * letter.get(w.line, page)
-        )
-        and not (set(w.text) == {"_"} and w.width < UNDERSCORE_MAX_WIDTH * letter.get(w.line, page))
-    ]
+
+    def ink(w: Word) -> bool:
+        size = letter.get(w.line, page)
+        if set(w.text) == {"_"} and w.width < UNDERSCORE_MAX_WIDTH * size:
+            return False
+        return any(c.isalnum() for c in w.text) or max(w.width, w.height) >= SPECK_MAX_SIZE * size
+
+    return [w for w in words if ink(w)]
 
 
 def _reading_order(words: list[Word]) -> dict[int, int]:

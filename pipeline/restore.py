@@ -45,7 +45,7 @@ from pipeline.types import ExtractedField, PageText, Word
 #: A part of a title this long or longer is restored on its own ("GIẤY CHỨNG NHẬN");
 #: shorter parts ("NHÂN DÂN", "KẾT HÔN") could be a name, so only whole titles count.
 MIN_PART_WORDS = 3
-#: A run of this many letters or more may also have one letter misread for another.
+#: A run of capitals this many letters long or longer may also have letters misread.
 LONG_RUN = 15
 #: How many letters of such a run may be misread, added or dropped.
 LONG_RUN_EDITS = 2
@@ -53,6 +53,11 @@ LONG_RUN_EDITS = 2
 DASHES = frozenset({"-", "–", "—"})
 #: Marks that may end a word of running text known in upper and lower case.
 CLAUSE_ENDS = ",.;:"
+
+
+#: A known spelling: the printed words (and any dash between them), None where two
+#: printed forms with the same letters differ (HÒA, HOÀ): that word stays as read.
+Spelling = tuple[str | None, ...]
 
 
 def _letters_only(folded: str) -> bool:
@@ -70,11 +75,6 @@ def _known() -> dict[tuple[str, ...], Spelling]:
 def _known_mixed() -> dict[tuple[str, ...], Spelling]:
     """The same for text in upper and lower case: the motto, the provinces' names."""
     return _runs((*(p for p in PRINTED_LINES if p != p.upper()), *PROVINCES))
-
-
-#: A known spelling: the printed words (and any dash between them), None where two
-#: printed forms with the same letters differ (HÒA, HOÀ): that word stays as read.
-Spelling = tuple[str | None, ...]
 
 
 def _runs(patterns: Iterable[str]) -> dict[tuple[str, ...], Spelling]:
@@ -114,7 +114,7 @@ def _long_runs() -> dict[int, list[tuple[str, ...]]]:
     return runs
 
 
-def _near(folded: tuple[str, ...], known: dict[tuple[str, ...], Spelling]) -> Spelling | None:
+def _near(folded: tuple[str, ...]) -> Spelling | None:
     """The one known run this run is but for a letter or two misread; else None.
 
     A stacked mark is sometimes read as a letter of its own: "NGHITẸP" for NGHIỆP,
@@ -122,8 +122,9 @@ def _near(folded: tuple[str, ...], known: dict[tuple[str, ...], Spelling]) -> Sp
     letters may be read for others, added or dropped, word by word ("SOCTIALIST",
     "MINISTRY OE PUBLIC", "NGHITIEP" where the mark became two letters). Only letters
     may be wrong (never a mark of punctuation), and the nearest known runs must all
-    have the same spelling.
+    have the same spelling. Titles and printed lines in capitals only.
     """
+    known = _known()
     found: set[Spelling] = set()
     for k, word in enumerate(folded):
         for j, ch in enumerate(word):
@@ -131,7 +132,7 @@ def _near(folded: tuple[str, ...], known: dict[tuple[str, ...], Spelling]) -> Sp
                 spelling = known.get((*folded[:k], word[:j] + word[j + 1 :], *folded[k + 1 :]))
                 if spelling is not None:
                     found.add(spelling)
-    if found or known is not _known() or not all(_letters_only(w) for w in folded):
+    if found or not all(_letters_only(w) for w in folded):
         return found.pop() if len(found) == 1 else None
     if sum(len(w) for w in folded) < LONG_RUN:
         return None
@@ -175,7 +176,7 @@ def _restore_line(words: list[Word], known: dict[tuple[str, ...], Spelling], cap
             folded = tuple(fold(w.text if capitals else w.text.rstrip(CLAUSE_ENDS)) for w in run)
             spelling = known.get(folded)
             if spelling is None and capitals and size >= MIN_PART_WORDS:
-                spelling = _near(folded, known)
+                spelling = _near(folded)
             if spelling is None:
                 continue
             printed = [t for t in spelling if t is None or t not in DASHES]
@@ -205,9 +206,10 @@ def _respell(words: list[Word], stretch: range, spelling: Spelling) -> int:
             continue
         right = printed[seen]
         seen += 1
-        if right is not None:
-            right += text[len(text.rstrip(CLAUSE_ENDS)) :]
-        if right is not None and right != text:
+        if right is None:
+            continue
+        right += text[len(text.rstrip(CLAUSE_ENDS)) :]  # the clause's end stays as read
+        if right != text:
             words[k] = dataclasses.replace(words[k], text=right)
             changed += 1
     return changed
